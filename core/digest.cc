@@ -1,6 +1,16 @@
+// SHA-1 and SHA-2 go through OpenSSL's direct functions (SHA256_Init and
+// friends), not EVP: an EVP digest fetch initialises the provider machinery,
+// which costs about a millisecond per process, as much again as the whole
+// start-up of a small command (measured in docs/performance.md). immunectl
+// replays a boot log in less than that. The direct functions use the same
+// assembly as the provider. They are deprecated in OpenSSL 3 but present in
+// every 3.x; where a build hides them (OPENSSL_NO_DEPRECATED_3_0) EVP is used.
+// SM3 and SHA-3 have no direct API and always use EVP.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
 #include "immune/core/digest.h"
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <string>
@@ -82,11 +92,47 @@ std::size_t DigestSize(HashAlg alg) {
   return a != nullptr ? a->size : 0;
 }
 
+#if !defined(OPENSSL_NO_DEPRECATED_3_0)
+#define IMMUNE_DIRECT_SHA 1
+#endif
+
 struct Hasher::Ctx {
-  EVP_MD_CTX* md_ctx;
+  EVP_MD_CTX* md_ctx = nullptr;  // SM3, SHA-3, or everything without direct SHA
+#ifdef IMMUNE_DIRECT_SHA
+  union {
+    SHA_CTX sha1;
+    SHA256_CTX sha256;
+    SHA512_CTX sha512;  // also SHA-384
+  } direct;
+#endif
 };
 
+namespace {
+bool IsDirect(HashAlg alg) {
+#ifdef IMMUNE_DIRECT_SHA
+  return alg == HashAlg::kSha1 || alg == HashAlg::kSha256 || alg == HashAlg::kSha384 ||
+         alg == HashAlg::kSha512;
+#else
+  (void)alg;
+  return false;
+#endif
+}
+}  // namespace
+
 Hasher::Hasher(HashAlg alg) : alg_(alg) {
+  if (Find(alg) == nullptr) return;
+#ifdef IMMUNE_DIRECT_SHA
+  if (IsDirect(alg)) {
+    ctx_ = new Ctx;
+    switch (alg) {
+      case HashAlg::kSha1: SHA1_Init(&ctx_->direct.sha1); break;
+      case HashAlg::kSha256: SHA256_Init(&ctx_->direct.sha256); break;
+      case HashAlg::kSha384: SHA384_Init(&ctx_->direct.sha512); break;
+      default: SHA512_Init(&ctx_->direct.sha512); break;
+    }
+    return;
+  }
+#endif
   const EVP_MD* md = FetchMd(alg);
   if (md == nullptr) return;
   EVP_MD_CTX* c = EVP_MD_CTX_new();
@@ -95,12 +141,13 @@ Hasher::Hasher(HashAlg alg) : alg_(alg) {
     EVP_MD_CTX_free(c);
     return;
   }
-  ctx_ = new Ctx{c};
+  ctx_ = new Ctx;
+  ctx_->md_ctx = c;
 }
 
 Hasher::~Hasher() {
   if (ctx_ != nullptr) {
-    EVP_MD_CTX_free(ctx_->md_ctx);
+    if (ctx_->md_ctx != nullptr) EVP_MD_CTX_free(ctx_->md_ctx);
     delete ctx_;
   }
 }
@@ -117,20 +164,65 @@ Hasher& Hasher::operator=(Hasher&& o) noexcept {
 }
 
 Hasher& Hasher::Update(ByteSpan data) {
-  if (ctx_ != nullptr && !data.empty()) EVP_DigestUpdate(ctx_->md_ctx, data.data(), data.size());
+  if (ctx_ == nullptr || data.empty()) return *this;
+#ifdef IMMUNE_DIRECT_SHA
+  if (ctx_->md_ctx == nullptr) {
+    switch (alg_) {
+      case HashAlg::kSha1: SHA1_Update(&ctx_->direct.sha1, data.data(), data.size()); break;
+      case HashAlg::kSha256: SHA256_Update(&ctx_->direct.sha256, data.data(), data.size()); break;
+      case HashAlg::kSha384: SHA384_Update(&ctx_->direct.sha512, data.data(), data.size()); break;
+      default: SHA512_Update(&ctx_->direct.sha512, data.data(), data.size()); break;
+    }
+    return *this;
+  }
+#endif
+  EVP_DigestUpdate(ctx_->md_ctx, data.data(), data.size());
   return *this;
 }
 
-Result<Bytes> Hasher::Final() {
+Status Hasher::FinalTo(std::span<std::uint8_t> out) {
   if (ctx_ == nullptr) {
     return Unsupported("hash algorithm " + std::string(HashAlgName(alg_)) + " is not available in OpenSSL");
   }
-  Bytes out(DigestSize(alg_));
+  if (out.size() < DigestSize(alg_)) return Internal("digest output buffer too small");
+#ifdef IMMUNE_DIRECT_SHA
+  if (ctx_->md_ctx == nullptr) {
+    switch (alg_) {
+      case HashAlg::kSha1: SHA1_Final(out.data(), &ctx_->direct.sha1); break;
+      case HashAlg::kSha256: SHA256_Final(out.data(), &ctx_->direct.sha256); break;
+      case HashAlg::kSha384: SHA384_Final(out.data(), &ctx_->direct.sha512); break;
+      default: SHA512_Final(out.data(), &ctx_->direct.sha512); break;
+    }
+    return OkStatus();
+  }
+#endif
   unsigned int n = 0;
-  if (EVP_DigestFinal_ex(ctx_->md_ctx, out.data(), &n) != 1 || n != out.size()) {
+  if (EVP_DigestFinal_ex(ctx_->md_ctx, out.data(), &n) != 1 || n != DigestSize(alg_)) {
     return Internal("OpenSSL digest finalisation failed for " + std::string(HashAlgName(alg_)));
   }
+  return OkStatus();
+}
+
+Result<Bytes> Hasher::Final() {
+  Bytes out(DigestSize(alg_));
+  IMMUNE_RETURN_IF_ERROR(FinalTo(out));
   return out;
+}
+
+void Hasher::Reset() {
+  if (ctx_ == nullptr) return;
+#ifdef IMMUNE_DIRECT_SHA
+  if (ctx_->md_ctx == nullptr) {
+    switch (alg_) {
+      case HashAlg::kSha1: SHA1_Init(&ctx_->direct.sha1); break;
+      case HashAlg::kSha256: SHA256_Init(&ctx_->direct.sha256); break;
+      case HashAlg::kSha384: SHA384_Init(&ctx_->direct.sha512); break;
+      default: SHA512_Init(&ctx_->direct.sha512); break;
+    }
+    return;
+  }
+#endif
+  EVP_DigestInit_ex2(ctx_->md_ctx, nullptr, nullptr);
 }
 
 Result<Bytes> Hash(HashAlg alg, ByteSpan data) { return Hasher(alg).Update(data).Final(); }

@@ -48,3 +48,24 @@ TEST(DigestTest, IncrementalEqualsOneShot) {
 
 }  // namespace
 }  // namespace immune
+
+namespace immune {
+namespace {
+
+TEST(DigestTest, ResetAndFinalToReuseOneContext) {
+  for (HashAlg alg : AllHashAlgs()) {
+    Hasher h(alg);
+    ASSERT_TRUE(h.ok()) << HashAlgName(alg);
+    h.Update(AsBytes("first"));
+    Bytes out(DigestSize(alg));
+    ASSERT_TRUE(h.FinalTo(out).ok());
+    EXPECT_EQ(out, *Hash(alg, AsBytes("first"))) << HashAlgName(alg);
+    h.Reset();
+    h.Update(AsBytes("sec")).Update(AsBytes("ond"));
+    ASSERT_TRUE(h.FinalTo(out).ok());
+    EXPECT_EQ(out, *Hash(alg, AsBytes("second"))) << HashAlgName(alg);
+  }
+}
+
+}  // namespace
+}  // namespace immune

@@ -64,6 +64,11 @@ class Hasher {
   HashAlg alg() const { return alg_; }
   Hasher& Update(ByteSpan data);
   Result<Bytes> Final();
+  // Writes the digest to out[0..DigestSize(alg)) (out must be that large)
+  // without allocating; for hot loops such as PCR replay.
+  Status FinalTo(std::span<std::uint8_t> out);
+  // Starts a new digest with the same algorithm, reusing the context.
+  void Reset();
 
  private:
   struct Ctx;
