@@ -30,17 +30,24 @@ namespace immune::tpm {
 
 enum class KeyAlg { kEccP256, kRsa2048 };
 
+// TCG EK Credential Profile NV indices of EK certificates. swtpm_setup 0.7.1
+// with --ecc writes an ECC NIST P-384 EK certificate at kEkCertNvIndexEccP384,
+// not a P-256 one at kEkCertNvIndexEccP256.
+inline constexpr std::uint32_t kEkCertNvIndexRsa2048 = 0x01c00002;
+inline constexpr std::uint32_t kEkCertNvIndexEccP256 = 0x01c0000a;
+inline constexpr std::uint32_t kEkCertNvIndexEccP384 = 0x01c00016;
+
 std::string_view KeyAlgName(KeyAlg alg);  // "ecc" / "rsa"
 
 // A restricted signing key (an attestation key) created in the owner
 // hierarchy under the storage primary key.
 struct AttestationKey {
   KeyAlg alg = KeyAlg::kEccP256;
-  std::uint32_t handle = 0;   // implementation's handle of the loaded object; 0 when not loaded
-  Bytes public_area;          // marshalled TPM2B_PUBLIC
-  Bytes private_blob;         // marshalled TPM2B_PRIVATE (wrapped by the parent)
-  Bytes name;                 // TPM name: nameAlg (2 bytes, big-endian) || H(TPMT_PUBLIC)
-  std::string public_key_pem; // SubjectPublicKeyInfo, for verifiers with OpenSSL
+  std::uint32_t handle = 0;    // implementation's handle of the loaded object; 0 when not loaded
+  Bytes public_area;           // marshalled TPM2B_PUBLIC
+  Bytes private_blob;          // marshalled TPM2B_PRIVATE (wrapped by the parent)
+  Bytes name;                  // TPM name: nameAlg (2 bytes, big-endian) || H(TPMT_PUBLIC)
+  std::string public_key_pem;  // SubjectPublicKeyInfo, for verifiers with OpenSSL
 };
 
 struct Quote {
@@ -51,8 +58,8 @@ struct Quote {
 
 // The decoded, checked content of a quote.
 struct QuoteInfo {
-  Bytes nonce;        // extraData
-  Bytes pcr_digest;   // digest of the selected PCRs, in selection order
+  Bytes nonce;       // extraData
+  Bytes pcr_digest;  // digest of the selected PCRs, in selection order
   PcrSelection selection;
   std::uint64_t clock = 0;
   std::uint32_t reset_count = 0;
@@ -86,19 +93,33 @@ class Tpm {
   virtual Result<AttestationKey> LoadAttestationKey(const AttestationKey& key) = 0;
 
   // TPM2_Quote over `selection` with `nonce` as qualifying data.
-  virtual Result<Quote> QuotePcrs(const AttestationKey& key, ByteSpan nonce, const PcrSelection& selection) = 0;
+  virtual Result<Quote> QuotePcrs(const AttestationKey& key, ByteSpan nonce,
+                                  const PcrSelection& selection) = 0;
 
   // The EK certificate (DER) from its TCG-defined NV index: 0x01c00002 (RSA)
-  // or 0x01c0000a (ECC P-256). kNotFound when the index is not defined.
+  // or 0x01c0000a (ECC P-256). kNotFound when the index is not defined (as
+  // for ECC on a swtpm manufactured by SwtpmProcess: see kEkCertNvIndexEccP384).
   virtual Result<Bytes> ReadEkCertificate(KeyAlg alg) = 0;
 
-  // Flushes a loaded key's transient handle; the key's blobs stay valid.
+  // Flushes a loaded key's transient handle and sets key.handle to 0; the
+  // key's blobs stay valid (LoadAttestationKey loads it again).
   virtual Status Flush(AttestationKey& key) = 0;
+
+  // The whole content of an NV index (read in chunks of TPM_PT_NV_BUFFER_MAX),
+  // authorised as its attributes allow (index, owner or platform auth, all
+  // with empty passwords). kNotFound when the index is not defined. The fake
+  // knows only the EK certificate indices above.
+  virtual Result<Bytes> ReadNvIndex(std::uint32_t nv_index) = 0;
 };
 
 // Opens a TPM through tpm2-tss's TCTI loader. `tcti` is a TPM2TOOLS_TCTI-style
 // string: "swtpm:port=2321", "swtpm:host=127.0.0.1,port=2321",
 // "device:/dev/tpmrm0", "tabrmd:bus_type=session", "mssim:port=2321".
+// Sends one command (GetCapability) to check that the TPM answers:
+// kUnavailable when the TCTI cannot be initialised or the TPM not reached.
+// The returned Tpm owns the ESAPI and TCTI contexts; its destructor flushes
+// the storage primary (attestation keys stay loaded until Flush: a TPM has
+// only a few transient slots, swtpm three) and closes both.
 Result<std::unique_ptr<Tpm>> OpenTpm(std::string_view tcti);
 
 // The TCTI to use when none was configured: $TPM2TOOLS_TCTI, then $TCTI,
@@ -107,7 +128,10 @@ std::optional<std::string> DefaultTcti();
 
 // A TPM in memory: PCRs 0..23 in each bank of `banks`, initially zero (PCR 0
 // starts at 00..0L for `startup_locality` L), real hashing and real OpenSSL
-// keys, quotes in the TPM's wire format. For unit tests only.
+// keys, quotes in the TPM's wire format. For unit tests only. Unlike a TPM:
+// AttestationKey::private_blob is the key's PKCS#8 DER in clear; EK
+// certificates are self-signed (RSA-2048 at 0x01c00002, ECC P-256 at
+// 0x01c0000a), generated on first read; other NV indices are kNotFound.
 std::unique_ptr<Tpm> NewFakeTpm(std::vector<HashAlg> banks = {HashAlg::kSha1, HashAlg::kSha256},
                                 std::uint8_t startup_locality = 0);
 
@@ -118,6 +142,15 @@ std::unique_ptr<Tpm> NewFakeTpm(std::vector<HashAlg> banks = {HashAlg::kSha1, Ha
 // check that failed.
 Result<QuoteInfo> VerifyQuote(const Quote& quote, std::string_view public_key_pem, ByteSpan nonce,
                               const PcrValues& pcrs);
+
+// The pcrDigest a TPM2_Quote signed with a SHA-256 key reports: SHA-256 over
+// the values of `selection` taken from `pcrs`, banks in TPM_ALG_ID order (the
+// order QuotePcrs sends them), PCRs ascending. kCorruption when one is missing.
+Result<Bytes> QuotePcrDigest(const PcrSelection& selection, const PcrValues& pcrs);
+
+// The SubjectPublicKeyInfo PEM of a marshalled TPM2B_PUBLIC (ECC P-256/P-384
+// or RSA), e.g. AttestationKey::public_area.
+Result<std::string> PublicKeyPemFromTpm2bPublic(ByteSpan tpm2b_public);
 
 }  // namespace immune::tpm
 
