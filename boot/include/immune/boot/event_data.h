@@ -20,7 +20,8 @@ namespace immune::boot {
 nlohmann::json DecodeEventData(const Event& event);
 
 // {"index":N,"pcr":N,"type":"EV_...","digests":{"sha256":"hex",...},"data":{...}}
-nlohmann::json EventToJson(const Event& event);
+// with the members in that order and the digests in the order logged.
+nlohmann::ordered_json EventToJson(const Event& event);
 
 // One line per event for people: "12 PCR7 EV_EFI_VARIABLE_DRIVER_CONFIG
 // sha256:ab12.. SecureBoot=1"; a short summary of the decoded data.

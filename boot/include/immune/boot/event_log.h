@@ -81,12 +81,12 @@ struct EventDigest {
 };
 
 struct Event {
-  std::uint32_t index = 0;     // 0-based position in the log (header event included)
-  std::size_t offset = 0;      // byte offset of the event's first byte
-  std::uint32_t pcr = 0;       // PCRIndex as logged (0xFFFFFFFF in Windows trailers)
-  std::uint32_t type = 0;      // EventType
+  std::uint32_t index = 0;           // 0-based position in the log (header event included)
+  std::size_t offset = 0;            // byte offset of the event's first byte
+  std::uint32_t pcr = 0;             // PCRIndex as logged (0xFFFFFFFF in Windows trailers)
+  std::uint32_t type = 0;            // EventType
   std::vector<EventDigest> digests;  // in the order logged
-  Bytes data;                  // the event data as logged
+  Bytes data;                        // the event data as logged
 
   // The digest for `alg`, or nullptr.
   const Bytes* DigestFor(HashAlg alg) const;
