@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target of the fuzz preset for SECONDS each (default 60),
+# seeded with the real captured evidence in ../shared/testdata. Exits non-zero
+# on the first crash, leak or timeout found; the reproducer is left in
+# build/fuzz/findings/.
+#   scripts/fuzz.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+testdata="../shared/testdata"
+out="build/fuzz/findings"
+mkdir -p "$out"
+
+# target name -> seed files
+declare -A seeds=(
+  [eventlog_fuzz]="$testdata/eventlogs"
+)
+
+status=0
+for target in "${!seeds[@]}"; do
+  bin="build/fuzz/fuzz/$target"
+  [[ -x "$bin" ]] || { echo "fuzz: $bin was not built" >&2; exit 1; }
+  corpus="build/fuzz/corpus/$target"
+  mkdir -p "$corpus"
+  find ${seeds[$target]} -type f \( -name '*.bin' -o -name 'binary_bios_measurements*' -o -name '*.log' \) \
+    -size -200k -exec cp -n {} "$corpus/" \;
+  echo "fuzz: $target for ${seconds}s" >&2
+  if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$out/$target-" \
+      -print_final_stats=1 "$corpus" 2> "$out/$target.log"; then
+    echo "fuzz: $target FAILED; see $out/$target.log" >&2
+    tail -40 "$out/$target.log" >&2
+    status=1
+  else
+    grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "$out/$target.log" >&2 || true
+  fi
+done
+exit $status
