@@ -26,7 +26,7 @@ run_loop() {  # $@: command prefix; runs it once per file, `rounds` times; print
   local start end
   start=$(now_ns)
   for ((r = 0; r < rounds; r++)); do
-    for f in "${files[@]}"; do "$@" "$f" >/dev/null; done
+    for f in "${files[@]}"; do "$@" "$f" >/dev/null 2>&1; done
   done
   end=$(now_ns)
   echo $(((end - start) / (rounds * n)))

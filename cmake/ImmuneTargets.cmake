@@ -3,7 +3,7 @@
 add_library(immune_options INTERFACE)
 target_compile_options(immune_options INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align -Wunused
-  -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough -Wformat=2
+  -Woverloaded-virtual -Wimplicit-fallthrough -Wformat=2
   $<$<BOOL:${IMMUNE_WERROR}>:-Werror>)
 if(IMMUNE_SANITIZE)
   target_compile_options(immune_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer

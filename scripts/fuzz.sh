@@ -14,6 +14,7 @@ mkdir -p "$out"
 # target name -> seed files
 declare -A seeds=(
   [eventlog_fuzz]="$testdata/eventlogs"
+  [ima_fuzz]="$testdata/ima"
 )
 
 status=0
@@ -22,8 +23,8 @@ for target in "${!seeds[@]}"; do
   [[ -x "$bin" ]] || { echo "fuzz: $bin was not built" >&2; exit 1; }
   corpus="build/fuzz/corpus/$target"
   mkdir -p "$corpus"
-  find ${seeds[$target]} -type f \( -name '*.bin' -o -name 'binary_bios_measurements*' -o -name '*.log' \) \
-    -size -200k -exec cp -n {} "$corpus/" \;
+  find ${seeds[$target]} -type f ! -name LICENSE ! -name '*.json' ! -name '*.md' -size -200k \
+    -exec cp -n {} "$corpus/" \;
   echo "fuzz: $target for ${seconds}s" >&2
   if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$out/$target-" \
       -print_final_stats=1 "$corpus" 2> "$out/$target.log"; then

@@ -105,8 +105,8 @@ TEST_P(StartupLocalityTest, Pcr0StartsAtLocality) {
   auto pcrs = inst->tpm->ReadPcrs({{HashAlg::kSha1, {0}}, {HashAlg::kSha256, {0}}});
   ASSERT_TRUE(pcrs.ok()) << pcrs.error().ToString();
   for (auto alg : {HashAlg::kSha1, HashAlg::kSha256}) {
-    Bytes expected(DigestSize(alg), 0);
-    expected.back() = locality;
+    Bytes expected(DigestSize(alg) - 1, 0);
+    expected.push_back(locality);
     EXPECT_EQ((*pcrs)[alg][0], expected) << HashAlgName(alg);
   }
   // The same value the fake TPM starts with, so replays compare alike.

@@ -4,12 +4,9 @@
 
 #include <CLI/CLI.hpp>
 
-namespace immune::cli {
+#include "common.h"
 
-struct GlobalOptions {
-  std::string tcti;  // empty: DefaultTcti()
-  bool verbose = false;
-};
+namespace immune::cli {
 
 // Adds the `boot` subcommand tree to `app`. The chosen command's exit code
 // is written to *exit_code when it runs.

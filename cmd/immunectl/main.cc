@@ -7,6 +7,7 @@
 
 #include "boot_command.h"
 #include "exit_codes.h"
+#include "ima_command.h"
 #include "immune/core/log.h"
 
 #ifndef IMMUNE_VERSION
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
 
   int exit_code = immune::cli::kExitOk;
   immune::cli::AddBootCommands(app, global, &exit_code);
+  immune::cli::AddImaCommands(app, global, &exit_code);
 
   try {
     app.parse(argc, argv);
