@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,7 +59,14 @@ Status WriteFile(const fs::path& path, const std::string& text) {
 
 // Starts argv[0] (looked up in PATH) with stdin from /dev/null and stdout and
 // stderr appended to `log`; no other descriptor is inherited.
-Result<pid_t> Spawn(const std::vector<std::string>& args, const fs::path& log) {
+//
+// With `reap_descendants`, the returned pid is an intermediate process that
+// makes itself a child subreaper, runs the command, and exits with its status
+// only after every process the command left behind has exited and been
+// reaped. swtpm_setup exits before the swtpm it started for manufacturing is
+// reaped; without this, that swtpm would be re-parented to init and linger as
+// a zombie until init gets round to it.
+Result<pid_t> Spawn(const std::vector<std::string>& args, const fs::path& log, bool reap_descendants = false) {
   int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) return IoError("open " + log.string() + ": " + ErrnoText(errno));
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -76,6 +84,23 @@ Result<pid_t> Spawn(const std::vector<std::string>& args, const fs::path& log) {
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
     ::closefrom(3);
+    if (reap_descendants) {
+      ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+      pid_t command = ::fork();
+      if (command == 0) {
+        ::execvp(argv[0], argv.data());
+        ::_exit(127);
+      }
+      if (command < 0) ::_exit(126);
+      int command_status = 0;
+      while (::waitpid(command, &command_status, 0) < 0 && errno == EINTR) {
+      }
+      int ignored = 0;
+      while (::waitpid(-1, &ignored, 0) > 0 || errno == EINTR) {
+      }
+      if (WIFEXITED(command_status)) ::_exit(WEXITSTATUS(command_status));
+      ::_exit(128 + (WIFSIGNALED(command_status) ? WTERMSIG(command_status) : 0));
+    }
     ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
@@ -214,7 +239,7 @@ Status Manufacture(const fs::path& dir, const SwtpmOptions& options) {
     for (const char* a : {"--ecc", "--create-ek-cert", "--create-platform-cert"}) args.emplace_back(a);
   }
   fs::path out = dir / "swtpm_setup.out";
-  IMMUNE_ASSIGN_OR_RETURN(pid_t pid, Spawn(args, out));
+  IMMUNE_ASSIGN_OR_RETURN(pid_t pid, Spawn(args, out, /*reap_descendants=*/true));
   std::optional<int> status = WaitFor(pid, kSetupTimeout);
   if (!status)
     return Unavailable("swtpm_setup did not finish within 60 s; log: " + Tail(dir / "swtpm_setup.log"));
