@@ -124,12 +124,7 @@ Hasher::Hasher(HashAlg alg) : alg_(alg) {
 #ifdef IMMUNE_DIRECT_SHA
   if (IsDirect(alg)) {
     ctx_ = new Ctx;
-    switch (alg) {
-      case HashAlg::kSha1: SHA1_Init(&ctx_->direct.sha1); break;
-      case HashAlg::kSha256: SHA256_Init(&ctx_->direct.sha256); break;
-      case HashAlg::kSha384: SHA384_Init(&ctx_->direct.sha512); break;
-      default: SHA512_Init(&ctx_->direct.sha512); break;
-    }
+    Reset();  // initialises the direct context
     return;
   }
 #endif
