@@ -19,11 +19,9 @@ namespace {
 namespace fs = std::filesystem;
 using testing::RunCommand;
 using testing::ShellQuote;
+using testing::TempDir;
 
-const std::string kImmunectl = std::string(IMMUNE_BINARY_DIR) + "/cmd/immunectl";
 const std::string kEventlogs = std::string(IMMUNE_TESTDATA_DIR) + "/eventlogs";
-
-std::string Ctl(const std::string& args) { return ShellQuote(kImmunectl) + " " + args; }
 
 std::vector<fs::path> ExpectedPcrFiles() {
   std::vector<fs::path> out;
@@ -41,39 +39,28 @@ fs::path LogFor(const fs::path& expected) {
   return expected.parent_path() / j["log"].get<std::string>();
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char t[] = "/tmp/immunectl-test-XXXXXX";
-    path_ = mkdtemp(t);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
 TEST(ImmunectlBootTest, EveryCommandHasHelp) {
   for (std::string cmd : {"--help", "boot --help", "boot log --help", "boot replay --help",
                           "boot verify --help", "boot check --help"}) {
-    auto r = RunCommand(Ctl(cmd));
+    auto r = RunCommand(testing::Immunectl(cmd));
     EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.err;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;
   }
 }
 
 TEST(ImmunectlBootTest, UnknownCommandOrMissingArgumentIsBadInput) {
-  auto r = RunCommand(Ctl("boot frobnicate"));
+  auto r = RunCommand(testing::Immunectl("boot frobnicate"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_FALSE(r.err.empty());
-  r = RunCommand(Ctl("boot verify " + ShellQuote(kEventlogs + "/tpm2-tools/event.bin")));  // no --pcrs
+  r = RunCommand(
+      testing::Immunectl("boot verify " + ShellQuote(kEventlogs + "/tpm2-tools/event.bin")));  // no --pcrs
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--pcrs"), std::string::npos) << r.err;
 }
 
 TEST(ImmunectlBootTest, ReplayJsonHasTheContractShape) {
-  auto r = RunCommand(Ctl("boot replay --json " + ShellQuote(kEventlogs + "/go-eventlog/rhel8-uefi.bin")));
+  auto r = RunCommand(
+      testing::Immunectl("boot replay --json " + ShellQuote(kEventlogs + "/go-eventlog/rhel8-uefi.bin")));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_TRUE(j.contains("banks"));
@@ -93,8 +80,8 @@ TEST(ImmunectlBootTest, VerifyAcceptsEveryExpectedPcrsFileAsItIs) {
   auto files = ExpectedPcrFiles();
   ASSERT_GE(files.size(), 14u);
   for (const auto& expected : files) {
-    auto r = RunCommand(Ctl("boot verify " + ShellQuote(LogFor(expected).string()) + " --pcrs " +
-                            ShellQuote(expected.string())));
+    auto r = RunCommand(testing::Immunectl("boot verify " + ShellQuote(LogFor(expected).string()) +
+                                           " --pcrs " + ShellQuote(expected.string())));
     EXPECT_EQ(r.exit_code, 0) << expected << "\n" << r.out << r.err;
     EXPECT_NE(r.out.find("verified"), std::string::npos) << expected;
   }
@@ -104,31 +91,33 @@ TEST(ImmunectlBootTest, PcrsTheLogDoesNotExtendAreNamedAndFailOnlyWhenStrict) {
   // The TPM 1.2 machine's quote includes PCR 10 (IMA), which no boot log explains.
   const std::string expected = kEventlogs + "/go-eventlog/linux_tpm12.expected_pcrs.json";
   const std::string log = kEventlogs + "/go-eventlog/linux_tpm12.eventlog.bin";
-  auto r = RunCommand(Ctl("boot verify " + ShellQuote(log) + " --pcrs " + ShellQuote(expected)));
+  auto r =
+      RunCommand(testing::Immunectl("boot verify " + ShellQuote(log) + " --pcrs " + ShellQuote(expected)));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("sha1 PCR 10 is not extended by the log"), std::string::npos) << r.err;
-  auto strict =
-      RunCommand(Ctl("boot verify --strict " + ShellQuote(log) + " --pcrs " + ShellQuote(expected)));
+  auto strict = RunCommand(
+      testing::Immunectl("boot verify --strict " + ShellQuote(log) + " --pcrs " + ShellQuote(expected)));
   EXPECT_EQ(strict.exit_code, 1) << strict.err;
 }
 
 TEST(ImmunectlBootTest, VerifyNamesEachMismatchingPcrAndBank) {
   TempDir tmp;
   const std::string log = kEventlogs + "/go-eventlog/rhel8-uefi.bin";
-  auto replay = RunCommand(Ctl("boot replay --json " + ShellQuote(log)));
+  auto replay = RunCommand(testing::Immunectl("boot replay --json " + ShellQuote(log)));
   ASSERT_EQ(replay.exit_code, 0);
   auto j = nlohmann::json::parse(replay.out);
   j["banks"]["sha256"]["7"] = std::string(64, '0');
   j["banks"]["sha1"]["4"] = std::string(40, 'f');
   std::ofstream(tmp.File("bad.json")) << j.dump();
-  auto r = RunCommand(Ctl("boot verify " + ShellQuote(log) + " --pcrs " + ShellQuote(tmp.File("bad.json"))));
+  auto r = RunCommand(
+      testing::Immunectl("boot verify " + ShellQuote(log) + " --pcrs " + ShellQuote(tmp.File("bad.json"))));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("sha256 PCR 7"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("sha1 PCR 4"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("2 mismatching"), std::string::npos) << r.out;
 
-  auto js = RunCommand(
-      Ctl("boot verify --json " + ShellQuote(log) + " --pcrs " + ShellQuote(tmp.File("bad.json"))));
+  auto js = RunCommand(testing::Immunectl("boot verify --json " + ShellQuote(log) + " --pcrs " +
+                                          ShellQuote(tmp.File("bad.json"))));
   EXPECT_EQ(js.exit_code, 1);
   auto report = nlohmann::json::parse(js.out);
   EXPECT_FALSE(report["verified"].get<bool>());
@@ -138,7 +127,7 @@ TEST(ImmunectlBootTest, VerifyNamesEachMismatchingPcrAndBank) {
 TEST(ImmunectlBootTest, BogusAndTruncatedLogsAreBadInputWithAClearMessage) {
   const std::string bogus = kEventlogs + "/keylime/binary_bios_measurements-bogus";
   for (std::string cmd : {"log", "replay"}) {
-    auto r = RunCommand(Ctl("boot " + cmd + " " + ShellQuote(bogus)));
+    auto r = RunCommand(testing::Immunectl("boot " + cmd + " " + ShellQuote(bogus)));
     EXPECT_EQ(r.exit_code, 2) << cmd;
     EXPECT_NE(r.err.find(bogus), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("byte"), std::string::npos) << r.err;
@@ -150,12 +139,13 @@ TEST(ImmunectlBootTest, BogusAndTruncatedLogsAreBadInputWithAClearMessage) {
   ASSERT_TRUE(whole.ok());
   const std::string cut = tmp.File("cut.bin");
   std::ofstream(cut, std::ios::binary).write(reinterpret_cast<const char*>(whole->data()), 20000);
-  auto r = RunCommand(Ctl("boot verify " + ShellQuote(cut) + " --pcrs " +
-                          ShellQuote(kEventlogs + "/go-eventlog/rhel8-uefi.expected_pcrs.json")));
+  auto r =
+      RunCommand(testing::Immunectl("boot verify " + ShellQuote(cut) + " --pcrs " +
+                                    ShellQuote(kEventlogs + "/go-eventlog/rhel8-uefi.expected_pcrs.json")));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(std::regex_search(r.err, std::regex("event [0-9]+ at byte [0-9]+"))) << r.err;
 
-  auto missing = RunCommand(Ctl("boot replay " + tmp.File("nope.bin")));
+  auto missing = RunCommand(testing::Immunectl("boot replay " + tmp.File("nope.bin")));
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("nope.bin"), std::string::npos);
 }
@@ -163,15 +153,16 @@ TEST(ImmunectlBootTest, BogusAndTruncatedLogsAreBadInputWithAClearMessage) {
 TEST(ImmunectlBootTest, MalformedReferenceIsBadInputNamingTheFileAndMember) {
   TempDir tmp;
   std::ofstream(tmp.File("a.json")) << R"({"banks":{"sha256":{"0":"xyz"}}})";
-  auto r = RunCommand(Ctl("boot verify " + ShellQuote(kEventlogs + "/tpm2-tools/event.bin") + " --pcrs " +
-                          tmp.File("a.json")));
+  auto r = RunCommand(testing::Immunectl("boot verify " + ShellQuote(kEventlogs + "/tpm2-tools/event.bin") +
+                                         " --pcrs " + tmp.File("a.json")));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find(tmp.File("a.json")), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("banks.sha256.0"), std::string::npos) << r.err;
 }
 
 TEST(ImmunectlBootTest, LogJsonHasTheContractShape) {
-  auto r = RunCommand(Ctl("boot log --json " + ShellQuote(kEventlogs + "/tpm2-tools/event-bootorder.bin")));
+  auto r = RunCommand(
+      testing::Immunectl("boot log --json " + ShellQuote(kEventlogs + "/tpm2-tools/event-bootorder.bin")));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_TRUE(j.is_array());
@@ -186,7 +177,8 @@ TEST(ImmunectlBootTest, LogJsonHasTheContractShape) {
   }
   EXPECT_EQ(j[1]["digests"]["sha256"], "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7");
 
-  auto text = RunCommand(Ctl("boot log " + ShellQuote(kEventlogs + "/tpm2-tools/event-bootorder.bin")));
+  auto text = RunCommand(
+      testing::Immunectl("boot log " + ShellQuote(kEventlogs + "/tpm2-tools/event-bootorder.bin")));
   ASSERT_EQ(text.exit_code, 0);
   EXPECT_EQ(static_cast<std::size_t>(std::count(text.out.begin(), text.out.end(), '\n')), j.size());
 }

@@ -20,8 +20,8 @@ namespace {
 
 using testing::RunCommand;
 using testing::ShellQuote;
+using testing::TempDir;
 
-const std::string kImmunectl = std::string(IMMUNE_BINARY_DIR) + "/cmd/immunectl";
 const std::string kEventlogs = std::string(IMMUNE_TESTDATA_DIR) + "/eventlogs";
 
 boot::EventLog Parse(const std::string& path) {
@@ -43,8 +43,8 @@ TEST(ImmunectlBootTpmTest, VerifyAgainstTpmPassesThenNamesATamperedPcr) {
   ASSERT_TRUE(summary.ok()) << summary.error().ToString();
   EXPECT_EQ(summary->banks.size(), 3u);  // sha1, sha256, sha384
 
-  const std::string cmd = ShellQuote(kImmunectl) + " boot verify " + ShellQuote(path) +
-                          " --pcrs tpm --tcti " + ShellQuote(sw->process->tcti());
+  const std::string cmd = testing::Immunectl("boot verify " + ShellQuote(path) + " --pcrs tpm --tcti " +
+                                             ShellQuote(sw->process->tcti()));
   auto ok = RunCommand(cmd);
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("verified: 33 PCR values compared, 0 mismatching"), std::string::npos) << ok.out;
@@ -58,9 +58,9 @@ TEST(ImmunectlBootTpmTest, VerifyAgainstTpmPassesThenNamesATamperedPcr) {
 }
 
 TEST(ImmunectlBootTpmTest, UnreachableTpmIsAnOperationalError) {
-  auto r = RunCommand(ShellQuote(kImmunectl) + " boot verify " +
-                      ShellQuote(kEventlogs + "/tpm2-tools/event-bootorder.bin") +
-                      " --pcrs tpm --tcti swtpm:port=1");
+  auto r = RunCommand(testing::Immunectl("boot verify " +
+                                         ShellQuote(kEventlogs + "/tpm2-tools/event-bootorder.bin") +
+                                         " --pcrs tpm --tcti swtpm:port=1"));
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("immunectl:"), std::string::npos);
 }
@@ -71,8 +71,8 @@ TEST(ImmunectlBootTpmTest, UnreachableTpmIsAnOperationalError) {
 TEST(ImmunectlBootTpmTest, CheckVerifiesARealLogOnAPrivateSwtpmAndStopsIt) {
   const std::string path = kEventlogs + "/keylime/binary_bios_measurements";
   ASSERT_EQ(boot::StartupLocality(Parse(path)), 3);
-  auto r = RunCommand("env -u TPM2TOOLS_TCTI -u TCTI " + ShellQuote(kImmunectl) + " boot check --log " +
-                      ShellQuote(path));
+  auto r = RunCommand("env -u TPM2TOOLS_TCTI -u TCTI " +
+                      testing::Immunectl("boot check --log " + ShellQuote(path)));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("verified"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("startup at locality 3"), std::string::npos) << r.err;
@@ -84,9 +84,9 @@ TEST(ImmunectlBootTpmTest, CheckVerifiesARealLogOnAPrivateSwtpmAndStopsIt) {
 }
 
 TEST(ImmunectlBootTpmTest, CheckJsonReportsTheComparison) {
-  auto r =
-      RunCommand("env -u TPM2TOOLS_TCTI -u TCTI " + ShellQuote(kImmunectl) + " boot check --json --log " +
-                 ShellQuote(kEventlogs + "/tpm2-tools/event-bootorder.bin"));
+  auto r = RunCommand("env -u TPM2TOOLS_TCTI -u TCTI " +
+                      testing::Immunectl("boot check --json --log " +
+                                         ShellQuote(kEventlogs + "/tpm2-tools/event-bootorder.bin")));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"verified\": true"), std::string::npos) << r.out;
 }

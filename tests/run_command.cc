@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -46,6 +47,20 @@ CommandResult RunCommand(const std::string& command_line, int timeout_seconds) {
   std::remove(err.c_str());
   rmdir(dir.c_str());
   return r;
+}
+
+std::string Immunectl(const std::string& args) {
+  return ShellQuote(std::string(IMMUNE_BINARY_DIR) + "/cmd/immunectl") + " " + args;
+}
+
+TempDir::TempDir() {
+  char t[] = "/tmp/immune-test-XXXXXX";
+  if (mkdtemp(t) != nullptr) path_ = t;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
 }
 
 }  // namespace immune::testing
