@@ -16,6 +16,7 @@ declare -A seeds=(
   [eventlog_fuzz]="$testdata/eventlogs"
   [ima_fuzz]="$testdata/ima"
   [measurement_log_fuzz]=""  # partition views (JSON): grows its own corpus
+  [chain_fuzz]=""            # blocks, proofs, records: grows its own corpus
 )
 
 status=0

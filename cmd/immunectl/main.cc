@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "boot_command.h"
+#include "chain_command.h"
 #include "exit_codes.h"
 #include "ima_command.h"
 #include "immune/core/log.h"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   int exit_code = immune::cli::kExitOk;
   immune::cli::AddBootCommands(app, global, &exit_code);
   immune::cli::AddImaCommands(app, global, &exit_code);
+  immune::cli::AddChainCommands(app, global, &exit_code);
 
   try {
     app.parse(argc, argv);
