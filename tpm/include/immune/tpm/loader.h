@@ -8,6 +8,7 @@
 // and the tests link the backend directly and call OpenTpm().
 //
 // Where the module is looked for, first hit wins:
+//   (core/module.h LoadModuleTable with env IMMUNE_TPM_MODULE:)
 //   1. $IMMUNE_TPM_MODULE (a path to the .so);
 //   2. <directory of the running executable>/../lib/immune/immune-tpm-esys.so
 //      (the installed layout);
@@ -32,6 +33,7 @@ namespace immune::tpm {
 // built against the old one.
 inline constexpr std::uint32_t kTpmModuleAbi = 1;
 
+// Starts with the members of immune::ModuleHeader (core/module.h).
 struct TpmModuleV1 {
   std::uint32_t abi;
   const char* build_id;  // compiler and library ABI the module was built with
