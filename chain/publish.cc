@@ -53,14 +53,14 @@ Result<ChainHead> SubmitBlock(BlockStore& store, const TrustConfig& trust, const
   IMMUNE_ASSIGN_OR_RETURN(std::optional<ChainHead> head, store.Head());
   const std::uint64_t next = head ? head->height + 1 : 0;
   if (block.header.height != next || block.header.prev_hash != (head ? head->hash : Hash256{}))
-    return Unavailable("the head moved: the block is for height " + std::to_string(block.header.height) +
+    return Aborted("the head moved: the block is for height " + std::to_string(block.header.height) +
                        ", the chain's next height is " + std::to_string(next) + " (prepare and sign again)");
   if (auto f = VerifyBlock(block, next, block.header.prev_hash, trust))
     return InvalidArgument("refusing to publish: " + f->ToString());
   const Hash256 hash = BlockHash(block.header);
   IMMUNE_ASSIGN_OR_RETURN(AppendOutcome outcome, store.Append(block, hash));
   if (outcome == AppendOutcome::kConflict)
-    return Unavailable("the head moved while appending block " + std::to_string(block.header.height) +
+    return Aborted("the head moved while appending block " + std::to_string(block.header.height) +
                        " (another publisher won; prepare and sign again)");
   return ChainHead{block.header.height, hash};
 }
@@ -76,7 +76,8 @@ Result<ChainHead> PublishRecords(BlockStore& store, const TrustConfig& trust,
       block.signatures.push_back(std::move(s));
     }
     auto r = SubmitBlock(store, trust, block);
-    if (r.ok() || r.error().code() != ErrorCode::kUnavailable || attempt >= attempts) return r;
+    // Only a lost race is retried: an unreachable store fails at once.
+    if (r.ok() || r.error().code() != ErrorCode::kAborted || attempt >= attempts) return r;
   }
 }
 

@@ -66,7 +66,7 @@ TEST_F(SqliteStoreTest, InitialiseOnceAndReadTheTrustBack) {
   auto missing = OpenStore("sqlite:" + dir_.File("none.db"), false);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
-  EXPECT_EQ(OpenStore("etcd:http://127.0.0.1:2379", false).error().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(OpenStore("etcd:ftp://127.0.0.1:2379", false).error().code(), ErrorCode::kInvalidArgument);
 }
 
 TEST_F(SqliteStoreTest, AppendIsCompareAndSwapOnHeightAndPreviousHash) {
@@ -90,7 +90,7 @@ TEST_F(SqliteStoreTest, AppendIsCompareAndSwapOnHeightAndPreviousHash) {
   ASSERT_TRUE(SubmitBlock(*s, pubs_.trust, a).ok());
   auto lost = SubmitBlock(*other, pubs_.trust, b);
   ASSERT_FALSE(lost.ok());
-  EXPECT_EQ(lost.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(lost.error().code(), ErrorCode::kAborted);
   EXPECT_TRUE(Verify(*s).ok());
   EXPECT_EQ(Verify(*s).blocks, 3u);
 }

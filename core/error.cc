@@ -12,6 +12,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kUnsupported: return "unsupported";
     case ErrorCode::kPermissionDenied: return "permission denied";
     case ErrorCode::kUnavailable: return "unavailable";
+    case ErrorCode::kAborted: return "aborted";
     case ErrorCode::kInternal: return "internal error";
   }
   return "unknown error";

@@ -31,7 +31,7 @@ Block PrepareEncodedBlock(const std::optional<ChainHead>& head, std::vector<Byte
 Result<BlockSignature> SignHeader(const BlockHeader& header, const PrivateKey& key);
 
 // Checks `block` as a verifier would (VerifyBlock at head+1) and appends it.
-// A lost compare-and-swap is an Unavailable error ("the head moved"); the
+// A lost compare-and-swap is an Aborted error ("the head moved"); the
 // caller prepares again on the new head.
 Result<ChainHead> SubmitBlock(BlockStore& store, const TrustConfig& trust, const Block& block);
 

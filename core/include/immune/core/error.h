@@ -28,6 +28,7 @@ enum class ErrorCode : std::uint8_t {
   kUnsupported,          // well-formed but not handled (an unknown algorithm)
   kPermissionDenied,     // privileges are missing
   kUnavailable,          // a service (swtpm, a daemon) is not reachable
+  kAborted,              // a concurrent change won (a compare-and-swap lost); retry on fresh state
   kInternal,             // a broken invariant inside Immune itself
 };
 
@@ -60,6 +61,7 @@ inline Error IoError(std::string m) { return {ErrorCode::kIo, std::move(m)}; }
 inline Error TpmError(std::string m) { return {ErrorCode::kTpm, std::move(m)}; }
 inline Error Unsupported(std::string m) { return {ErrorCode::kUnsupported, std::move(m)}; }
 inline Error Unavailable(std::string m) { return {ErrorCode::kUnavailable, std::move(m)}; }
+inline Error Aborted(std::string m) { return {ErrorCode::kAborted, std::move(m)}; }
 inline Error Internal(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
 
 // A value of type T or an Error. Accessing value() of an error Result (or
