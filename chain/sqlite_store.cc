@@ -7,6 +7,8 @@
 #include <exception>
 #include <filesystem>
 
+#include "immune/chain/etcd_module.h"
+
 namespace immune::chain {
 
 namespace {
@@ -225,7 +227,7 @@ Result<std::unique_ptr<BlockStore>> OpenStore(std::string_view location, bool cr
   if (location.starts_with("sqlite:")) {
     path = location.substr(7);
   } else if (location.starts_with("etcd:")) {
-    return Unsupported(std::string(location) + ": the etcd backend is not built yet; use sqlite:PATH");
+    return OpenEtcdStoreModule(location, create);
   }
   if (path.empty()) return InvalidArgument("store location \"" + std::string(location) + "\": no path");
   SqliteOptions o;

@@ -276,7 +276,7 @@ TEST_F(ImmunectlChainTest, BadInputIsExitTwo) {
   r = RunCommand(testing::Immunectl("chain verify --store " + File("other.db")));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("not an Immune chain store"), std::string::npos) << r.err;
-  r = RunCommand(testing::Immunectl("chain verify --store etcd:http://127.0.0.1:2379"));
+  r = RunCommand(testing::Immunectl("chain verify --store etcd:ftp://127.0.0.1:2379"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("etcd"), std::string::npos);
 }

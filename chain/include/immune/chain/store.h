@@ -1,4 +1,4 @@
-// BlockStore: where blocks live. Backends (SQLite here; etcd later) store
+// BlockStore: where blocks live. Backends (SQLite, etcd) store
 // and return bytes; they are not trusted. Readers verify everything
 // themselves (verify.h), so a backend never needs to check a signature.
 //
@@ -59,8 +59,9 @@ class BlockStore {
   virtual Result<std::uint64_t> BlockCount() = 0;
 };
 
-// Opens a store by location: "sqlite:PATH" or a bare PATH (SQLite).
-// "etcd:..." is Unsupported for now. `create` allows creating a new file.
+// Opens a store by location: "sqlite:PATH" or a bare PATH (SQLite), or
+// "etcd:URL[,URL...][?prefix=/p&timeout_ms=N&stale_reads=0|1]" (etcd_store.h).
+// `create` allows creating a new file / an uninitialised etcd prefix.
 Result<std::unique_ptr<BlockStore>> OpenStore(std::string_view location, bool create);
 
 // The default location: $IMMUNE_CHAIN_STORE, else "sqlite:./immune-chain.db".
