@@ -17,6 +17,7 @@ declare -A seeds=(
   [ima_fuzz]="$testdata/ima"
   [measurement_log_fuzz]=""  # partition views (JSON): grows its own corpus
   [chain_fuzz]=""            # blocks, proofs, records: grows its own corpus
+  [agent_message_fuzz]=""    # agent messages (JSON): grows its own corpus
 )
 
 status=0

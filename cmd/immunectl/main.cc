@@ -10,6 +10,7 @@
 #include "exit_codes.h"
 #include "ima_command.h"
 #include "immune/core/log.h"
+#include "tsb_command.h"
 
 #ifndef IMMUNE_VERSION
 #define IMMUNE_VERSION "unknown"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   int exit_code = immune::cli::kExitOk;
   immune::cli::AddBootCommands(app, global, &exit_code);
   immune::cli::AddImaCommands(app, global, &exit_code);
+  immune::cli::AddTsbCommands(app, global, &exit_code);
   immune::cli::AddChainCommands(app, global, &exit_code);
 
   try {

@@ -1,0 +1,194 @@
+#include "tsb_command.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "common.h"
+#include "exit_codes.h"
+#include "immune/core/log.h"
+#include "immune/tsbd/control_client.h"
+
+namespace immune::cli {
+
+namespace {
+
+using nlohmann::json;
+
+struct TsbArgs {
+  std::string socket;  // endpoint or socket path
+  std::string state_dir = "/var/lib/immune/tsb";
+  int timeout_ms = 10000;
+  bool json = false;
+  bool ascii = false;
+  std::string container;
+  bool has_container = false;
+  std::uint64_t limit = 0;
+};
+
+std::string Endpoint(const TsbArgs& a) {
+  if (a.socket.empty()) return "ipc://" + a.state_dir + "/control.sock";
+  if (a.socket.find("://") != std::string::npos) return a.socket;
+  return "ipc://" + a.socket;
+}
+
+ErrorCode CodeFromName(const std::string& n) {
+  for (ErrorCode c : {ErrorCode::kInvalidArgument, ErrorCode::kCorruption, ErrorCode::kNotFound,
+                      ErrorCode::kIo, ErrorCode::kTpm, ErrorCode::kUnsupported, ErrorCode::kPermissionDenied,
+                      ErrorCode::kUnavailable, ErrorCode::kInternal}) {
+    if (ErrorCodeName(c) == n) return c;
+  }
+  return ErrorCode::kInternal;
+}
+
+// One request/reply on the control endpoint; the daemon's "result".
+Result<json> Call(const GlobalOptions& g, const TsbArgs& a, const std::string& cmd, json args) {
+  const std::string ep = Endpoint(a);
+  if (ep.starts_with("ipc://")) {
+    // A missing socket file is "daemon not running", not a hang.
+    const std::string path = ep.substr(6);
+    if (::access(path.c_str(), F_OK) != 0)
+      return Unavailable("control endpoint " + ep +
+                         ": no such socket (is immuned running? --state-dir/--socket)");
+  }
+  json req = {{"v", 1}, {"cmd", cmd}, {"args", std::move(args)}};
+  if (g.verbose) LogInfo("connecting to " + ep);
+  IMMUNE_ASSIGN_OR_RETURN(std::string text, tsbd::ControlRequest(ep, req.dump(), a.timeout_ms));
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("ok") || !j["ok"].is_boolean()) {
+    return Corruption("control endpoint " + ep + ": malformed reply");
+  }
+  if (j["ok"].get<bool>()) return j.contains("result") ? j["result"] : json();
+  try {  // json::value throws on a member of the wrong type
+    const json e = j.value("error", json::object());
+    std::string msg = e.value("message", "unknown error");
+    const std::string field = e.value("field", "");
+    if (!field.empty()) msg = field + ": " + msg;
+    return Error(CodeFromName(e.value("code", "internal")), "immuned: " + msg);
+  } catch (const json::exception& e) {
+    return Corruption("control endpoint " + ep + ": malformed error reply: " + e.what());
+  }
+}
+
+int RunStatus(const GlobalOptions& g, const TsbArgs& a) {
+  auto r = Call(g, a, "status", json::object());
+  if (!r.ok()) return ReportError(r.error());
+  const json& s = *r;
+  if (a.json) {
+    WriteOut(s.dump(2) + "\n");
+    return kExitOk;
+  }
+  std::string out;
+  out += "immuned pid " + s["pid"].dump() + ", up " +
+         std::to_string(static_cast<long>(s["uptime_s"].get<double>())) + " s\n";
+  out += "state dir: " + s["state_dir"].get<std::string>() + "\n";
+  out += "TPM: " + s["tpm"]["tcti"].get<std::string>() +
+         (s["tpm"]["embedded"].get<bool>() ? " (embedded)" : "") + ", PCR " + s["pcr"].dump() + ", banks " +
+         s["banks"].dump() + "\n";
+  out += "log: " + s["entries"].dump() + " entries, epoch " + s["epoch"].dump() + ", queued " +
+         s["writer"]["queued"].dump() + "\n";
+  out += "alarms: " + s["alarms"].dump() + "\n";
+  out += "agents:\n";
+  for (const auto& [name, info] : s["agents"].items()) {
+    out += "  " + name + " (" + info["kind"].get<std::string>() + "): " + info["submitted"].dump() +
+           " submitted, " + info["denied"].dump() + " denied\n";
+  }
+  WriteOut(out);
+  return kExitOk;
+}
+
+int RunLog(const GlobalOptions& g, const TsbArgs& a) {
+  json args = {{"format", a.json ? "json" : "ascii"}};
+  if (a.has_container) args["container"] = a.container;
+  if (a.limit > 0) args["limit"] = a.limit;
+  auto r = Call(g, a, "log", args);
+  if (!r.ok()) return ReportError(r.error());
+  if (a.json) {
+    WriteOut(r->dump(2) + "\n");
+  } else {
+    WriteOut((*r)["ascii"].get<std::string>());
+  }
+  return kExitOk;
+}
+
+int RunContainers(const GlobalOptions& g, const TsbArgs& a) {
+  auto r = Call(g, a, "containers", json::object());
+  if (!r.ok()) return ReportError(r.error());
+  if (a.json) {
+    WriteOut(r->dump(2) + "\n");
+    return kExitOk;
+  }
+  std::string out = "epoch " + (*r)["epoch"].dump() + "\n";
+  for (const auto& c : (*r)["containers"]) {
+    const std::string id = c["container_id"].get<std::string>();
+    out += (id.empty() ? std::string("(host)") : id) + "  " + c["entries"].dump() + " entries, " +
+           c["denied"].dump() + " denied";
+    if (!c["image"].get<std::string>().empty()) out += ", image " + c["image"].get<std::string>();
+    out += "\n";
+  }
+  WriteOut(out);
+  return kExitOk;
+}
+
+int RunPcr(const GlobalOptions& g, const TsbArgs& a) {
+  auto r = Call(g, a, "pcr", json::object());
+  if (!r.ok()) return ReportError(r.error());
+  const bool match = (*r)["match"].get<bool>();
+  if (a.json) {
+    WriteOut(r->dump(2) + "\n");
+  } else {
+    std::string out = "PCR " + (*r)["pcr"].dump() + " (epoch " + (*r)["epoch"].dump() + ")\n";
+    for (const auto& [bank, v] : (*r)["tpm"].items()) {
+      out += "  " + bank + " tpm    : " + v.get<std::string>() + "\n";
+      out += "  " + bank + " journal: " + (*r)["journal_replay"][bank].get<std::string>() + "\n";
+    }
+    out += match ? "match: the journal replays to the TPM's PCR\n"
+                 : "MISMATCH: the journal does not replay to the TPM's PCR\n";
+    WriteOut(out);
+  }
+  return match ? kExitOk : kExitMismatch;
+}
+
+}  // namespace
+
+void AddTsbCommands(CLI::App& app, const GlobalOptions& global, int* exit_code) {
+  CLI::App* tsb =
+      app.add_subcommand("tsb", "The Trusted Software Base daemon (immuned): status, log, containers, PCR");
+  tsb->require_subcommand(1);
+  auto args = std::make_shared<TsbArgs>();
+  tsb->add_option(
+      "--socket", args->socket,
+      "immuned's control endpoint: ipc://PATH, or a socket path (default: STATE_DIR/control.sock)");
+  tsb->add_option("--state-dir", args->state_dir, "immuned's state directory")->capture_default_str();
+  tsb->add_option("--timeout", args->timeout_ms, "Milliseconds to wait for the daemon")
+      ->capture_default_str();
+
+  CLI::App* status = tsb->add_subcommand("status", "The daemon's state: TPM, log, agents, alarms");
+  status->add_flag("--json", args->json, "As JSON");
+  status->callback([args, exit_code, &global] { *exit_code = RunStatus(global, *args); });
+
+  CLI::App* log = tsb->add_subcommand("log", "The measurement log (IMA ascii by default)");
+  log->add_flag("--json", args->json, "Every field as JSON");
+  auto* copt = log->add_option("--container", args->container, "Only this container (\"\" for the host)");
+  log->add_option("--limit", args->limit, "Only the last N entries");
+  log->callback([args, exit_code, &global, copt] {
+    args->has_container = copt->count() > 0;
+    *exit_code = RunLog(global, *args);
+  });
+
+  CLI::App* containers = tsb->add_subcommand("containers", "Partitions of the log: containers and the host");
+  containers->add_flag("--json", args->json, "As JSON");
+  containers->callback([args, exit_code, &global] { *exit_code = RunContainers(global, *args); });
+
+  CLI::App* pcr = tsb->add_subcommand(
+      "pcr", "The TSB PCR in the TPM against the journal's replay (exit 1 if they differ)");
+  pcr->add_flag("--json", args->json, "As JSON");
+  pcr->callback([args, exit_code, &global] { *exit_code = RunPcr(global, *args); });
+}
+
+}  // namespace immune::cli
