@@ -1,7 +1,5 @@
 #include "immune/tpm/loader.h"
 
-#include <mutex>
-
 #include "immune/core/module.h"
 
 namespace immune::tpm {
@@ -9,27 +7,14 @@ namespace immune::tpm {
 const char* TpmModuleBuildId() { return ModuleBuildId(); }
 
 Result<const TpmModuleV1*> LoadTpmModule() {
-  static std::once_flag once;
-  static Result<const TpmModuleV1*> loaded = Internal("not loaded");
-  std::call_once(once, [] {
-    ModuleSpec spec{"TPM module",
-                    "immune-tpm-esys.so",
-                    "IMMUNE_TPM_MODULE",
+  static LazyModule<TpmModuleV1> module({"TPM module", "immune-tpm-esys.so", "IMMUNE_TPM_MODULE",
 #ifdef IMMUNE_TPM_MODULE_BUILD_PATH
-                    IMMUNE_TPM_MODULE_BUILD_PATH,
+                                         IMMUNE_TPM_MODULE_BUILD_PATH,
 #else
-                    "",
+                                         "",
 #endif
-                    kTpmModuleSymbol,
-                    kTpmModuleAbi};
-    auto table = LoadModuleTable(spec);
-    if (table.ok()) {
-      loaded = static_cast<const TpmModuleV1*>(*table);
-    } else {
-      loaded = table.error();
-    }
-  });
-  return loaded;
+                                         kTpmModuleSymbol, kTpmModuleAbi});
+  return module.Get();
 }
 
 Result<std::unique_ptr<Tpm>> OpenTpmModule(std::string_view tcti) {

@@ -20,7 +20,9 @@
 #define IMMUNE_CORE_MODULE_H_
 
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "immune/core/error.h"
 
@@ -49,6 +51,32 @@ const char* ModuleBuildId();
 // ModuleBuildId()). kUnavailable names every path tried, or why loading or
 // the check failed.
 Result<const void*> LoadModuleTable(const ModuleSpec& spec);
+
+// A module loaded on the first Get(); later calls return the first outcome
+// (a module that failed to load is not retried). Keep one per module, with
+// static storage duration.
+template <typename Table>
+class LazyModule {
+ public:
+  explicit LazyModule(ModuleSpec spec) : spec_(std::move(spec)) {}
+
+  Result<const Table*> Get() {
+    std::call_once(once_, [this] {
+      auto table = LoadModuleTable(spec_);
+      if (table.ok()) {
+        result_ = static_cast<const Table*>(*table);
+      } else {
+        result_ = table.error();
+      }
+    });
+    return result_;
+  }
+
+ private:
+  ModuleSpec spec_;
+  std::once_flag once_;
+  Result<const Table*> result_ = Internal("module not loaded");
+};
 
 }  // namespace immune
 
