@@ -24,7 +24,8 @@ target_compile_definitions(immuned_unit_test PRIVATE
 add_dependencies(immuned_unit_test immuned_test_agent immuned_test_agent_bad_abi)
 
 immune_test(immuned_test
-  SOURCES ${IMMUNED_TESTS_DIR}/immuned_test.cc ${IMMUNED_TESTS_DIR}/immuned_test_util.cc
+  SOURCES ${IMMUNED_TESTS_DIR}/immuned_test.cc ${IMMUNED_TESTS_DIR}/immuned_curve_test.cc
+    ${IMMUNED_TESTS_DIR}/immuned_test_util.cc
   DEPS immune_tsbd immune_tsb_log immune_tpm immune_tpm_testing
   LABELS integration
   TIMEOUT 600)

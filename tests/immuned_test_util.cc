@@ -101,9 +101,15 @@ Result<nlohmann::json> ControlCall(zmq::context_t& ctx, const std::string& endpo
   }
 }
 
-AgentClient::AgentClient(zmq::context_t& ctx, const std::string& endpoint, int timeout_ms)
+AgentClient::AgentClient(zmq::context_t& ctx, const std::string& endpoint, int timeout_ms,
+                         const CurveClientKeys* curve)
     : sock_(ctx, zmq::socket_type::dealer) {
   sock_.set(zmq::sockopt::linger, 0);
+  if (curve) {
+    sock_.set(zmq::sockopt::curve_serverkey, curve->server_public);
+    sock_.set(zmq::sockopt::curve_publickey, curve->public_key);
+    sock_.set(zmq::sockopt::curve_secretkey, curve->secret_key);
+  }
   sock_.set(zmq::sockopt::rcvtimeo, timeout_ms);
   sock_.set(zmq::sockopt::sndtimeo, timeout_ms);
   sock_.connect(endpoint);

@@ -54,9 +54,16 @@ bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeou
 Result<nlohmann::json> ControlCall(zmq::context_t& ctx, const std::string& endpoint, const std::string& cmd,
                                    nlohmann::json args = nlohmann::json::object(), int timeout_ms = 10000);
 
+// A CURVE client's keys (Z85): its own pair and the server's public key.
+struct CurveClientKeys {
+  std::string server_public, public_key, secret_key;
+};
+
 class AgentClient {
  public:
-  AgentClient(zmq::context_t& ctx, const std::string& endpoint, int timeout_ms = 10000);
+  // With `curve`, the socket is a CURVE client (set before connecting).
+  AgentClient(zmq::context_t& ctx, const std::string& endpoint, int timeout_ms = 10000,
+              const CurveClientKeys* curve = nullptr);
   // Sends raw bytes, returns the raw reply (kUnavailable on timeout).
   Result<std::string> Raw(const std::string& body);
   Status Hello(const std::string& agent);

@@ -1,13 +1,18 @@
 // Unit tests of immuned's pieces that need no TPM: the agent registry, .so
 // agents and their ABI check, the agent message decoder, the configuration.
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <variant>
 
 #include "immune/tsbd/agent.h"
 #include "immune/tsbd/agent_message.h"
 #include "immune/tsbd/config.h"
+#include "immune/tsbd/curve.h"
 #include "immune/tsbd/plugin.h"
 
 namespace immune::tsbd {
@@ -184,6 +189,58 @@ TEST(ConfigTest, SampleConfigurationParses) {
   EXPECT_EQ(c->agent_socket_mode, 0600u);
   EXPECT_EQ(c->events_socket_mode, 0660u);
   EXPECT_EQ(c->deny_paths.size(), 2u);
+}
+
+TEST(ConfigTest, CurveSettings) {
+  auto c = ParseConfig(
+      "state_dir: /s\nagent_endpoint: tcp://127.0.0.1:7710\ncurve_agent_clients: /k\n"
+      "curve_control_clients: [/a.pub, /b]\n",
+      "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->curve_agent_clients, std::vector<std::string>{"/k"});
+  EXPECT_EQ(c->curve_control_clients.size(), 2u);
+  EXPECT_EQ(CurveSecretKeyPath(*c), "/s/curve_server.secret");
+  EXPECT_EQ(CurvePublicKeyPath(*c), "/s/curve_server.pub");
+  c->curve_server_secret_key = "/etc/immune/server.secret";
+  EXPECT_EQ(CurvePublicKeyPath(*c), "/etc/immune/server.pub");
+  auto bad = ParseConfig("curve_agent_clients: {a: b}\n", "t.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("t.yaml:1: curve_agent_clients"), std::string::npos);
+}
+
+TEST(CurveTest, GeneratesLoadsAndRefusesKeys) {
+  if (!CurveAvailable()) GTEST_SKIP() << "libzmq without CURVE";
+  std::string tmpl = (std::filesystem::temp_directory_path() / "immuned-curve-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const std::string dir = tmpl;
+  const std::string sec = dir + "/s.secret", pub = dir + "/s.pub";
+  EXPECT_FALSE(LoadOrCreateServerKeys(sec, pub, /*create=*/false).ok());
+  auto kp = LoadOrCreateServerKeys(sec, pub, /*create=*/true);
+  ASSERT_TRUE(kp.ok()) << kp.error().ToString();
+  struct stat st {};
+  ASSERT_EQ(::stat(sec.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  auto again = LoadOrCreateServerKeys(sec, pub, true);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->public_z85, kp->public_z85);
+  EXPECT_EQ(*ReadPublicKeyFile(pub), kp->public_z85);
+  ASSERT_EQ(::chmod(sec.c_str(), 0644), 0);
+  auto open = LoadOrCreateServerKeys(sec, pub, true);
+  ASSERT_FALSE(open.ok());
+  EXPECT_NE(open.error().message().find(sec), std::string::npos);
+  // Allow-lists: a directory's *.pub files; a malformed key names its file.
+  std::filesystem::create_directories(dir + "/clients");
+  std::ofstream(dir + "/clients/a.pub") << kp->public_z85 << "\n";
+  std::ofstream(dir + "/clients/readme.txt") << "not a key\n";
+  auto keys = LoadClientKeys({dir + "/clients"}, "curve_agent_clients");
+  ASSERT_TRUE(keys.ok()) << keys.error().ToString();
+  EXPECT_EQ(keys->size(), 1u);
+  std::ofstream(dir + "/bad.pub") << "short\n";
+  auto bad = LoadClientKeys({dir + "/bad.pub"}, "curve_agent_clients");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().ToString().find(dir + "/bad.pub"), std::string::npos);
+  EXPECT_NE(bad.error().ToString().find("curve_agent_clients"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -66,6 +66,21 @@ Result<DaemonConfig> ParseNode(const YAML::Node& root, std::string_view src) {
       IMMUNE_ASSIGN_OR_RETURN(c.control_endpoint, Str(src, v, key));
     } else if (key == "events_endpoint") {
       IMMUNE_ASSIGN_OR_RETURN(c.events_endpoint, Str(src, v, key));
+    } else if (key == "curve_server_secret_key") {
+      IMMUNE_ASSIGN_OR_RETURN(c.curve_server_secret_key, Str(src, v, key));
+    } else if (key == "curve_agent_clients" || key == "curve_control_clients") {
+      auto& list = key == "curve_agent_clients" ? c.curve_agent_clients : c.curve_control_clients;
+      list.clear();
+      if (v.IsScalar()) {
+        list.push_back(v.Scalar());
+      } else if (v.IsSequence()) {
+        for (const auto& p : v) {
+          IMMUNE_ASSIGN_OR_RETURN(auto s, Str(src, p, key));
+          list.push_back(std::move(s));
+        }
+      } else {
+        return Bad(src, v, key, "expected a path or a list of paths");
+      }
     } else if (key == "agent_socket_mode") {
       IMMUNE_ASSIGN_OR_RETURN(auto m, Uint(src, v, key, 0777));
       if (m & 0007) return Bad(src, v, key, "must not grant access to others");
@@ -136,5 +151,15 @@ Result<DaemonConfig> LoadConfig(const std::string& path) {
 std::string AgentEndpoint(const DaemonConfig& c) { return Default(c, c.agent_endpoint, "agent"); }
 std::string ControlEndpoint(const DaemonConfig& c) { return Default(c, c.control_endpoint, "control"); }
 std::string EventsEndpoint(const DaemonConfig& c) { return Default(c, c.events_endpoint, "events"); }
+
+std::string CurveSecretKeyPath(const DaemonConfig& c) {
+  return c.curve_server_secret_key.empty() ? c.state_dir + "/curve_server.secret" : c.curve_server_secret_key;
+}
+
+std::string CurvePublicKeyPath(const DaemonConfig& c) {
+  std::string p = CurveSecretKeyPath(c);
+  if (p.ends_with(".secret")) p.resize(p.size() - 7);
+  return p + ".pub";
+}
 
 }  // namespace immune::tsbd

@@ -123,9 +123,10 @@ Status Daemon::Init() {
     return Unavailable(lock_path + ": another immuned runs on this state directory");
 
   // Endpoints are checked before anything is started.
-  IMMUNE_RETURN_IF_ERROR(CheckEndpoint(AgentEndpoint(config_), false, "agent"));
-  IMMUNE_RETURN_IF_ERROR(CheckEndpoint(ControlEndpoint(config_), false, "control"));
-  IMMUNE_RETURN_IF_ERROR(CheckEndpoint(EventsEndpoint(config_), true, "events"));
+  IMMUNE_RETURN_IF_ERROR(CheckEndpoint(AgentEndpoint(config_), "agent"));
+  IMMUNE_RETURN_IF_ERROR(CheckEndpoint(ControlEndpoint(config_), "control"));
+  IMMUNE_RETURN_IF_ERROR(CheckEndpoint(EventsEndpoint(config_), "events"));
+  IMMUNE_RETURN_IF_ERROR(InitCurve());
 
   // The TPM.
   tcti_ = config_.tcti;
@@ -214,6 +215,20 @@ Status Daemon::Init() {
   } catch (const zmq::error_t& e) {
     return Internal(std::string("zmq socket: ") + e.what());
   }
+  std::vector<ZapHandler::Monitored> monitored;
+  if (curve_allow_.count("agent")) {
+    const std::string name = "agent endpoint " + AgentEndpoint(config_);
+    IMMUNE_RETURN_IF_ERROR(MakeCurveServer(*agent_socket_, curve_keys_, "agent", name));
+    monitored.push_back({agent_socket_.get(), name});
+  }
+  if (curve_allow_.count("control")) {
+    const std::string name = "control endpoint " + ControlEndpoint(config_);
+    IMMUNE_RETURN_IF_ERROR(MakeCurveServer(*control_socket_, curve_keys_, "control", name));
+    monitored.push_back({control_socket_.get(), name});
+  }
+  if (!curve_allow_.empty()) {
+    IMMUNE_ASSIGN_OR_RETURN(zap_, ZapHandler::Start(*zmq_, curve_allow_, monitored));
+  }
   IMMUNE_RETURN_IF_ERROR(
       BindEndpoint(*agent_socket_, AgentEndpoint(config_), config_.agent_socket_mode, "agent"));
   IMMUNE_RETURN_IF_ERROR(BindEndpoint(*control_socket_, ControlEndpoint(config_), 0600, "control"));
@@ -234,6 +249,35 @@ Status Daemon::Init() {
     LogInfo("agent " + name + " loaded from " + pc.path);
   }
   LogInfo("immuned ready: state " + dir + ", TPM " + tcti_ + ", PCR " + std::to_string(config_.pcr));
+  return OkStatus();
+}
+
+Status Daemon::InitCurve() {
+  const std::pair<std::string, const std::vector<std::string>*> endpoints[] = {
+      {AgentEndpoint(config_), &config_.curve_agent_clients},
+      {ControlEndpoint(config_), &config_.curve_control_clients}};
+  const char* domains[] = {"agent", "control"};
+  for (int i = 0; i < 2; ++i) {
+    const auto& [ep, clients] = endpoints[i];
+    if (!ep.starts_with("tcp://")) continue;
+    const std::string key = std::string("curve_") + domains[i] + "_clients";
+    if (!CurveAvailable())
+      return Unsupported(std::string(domains[i]) + " endpoint " + ep + ": libzmq was built without CURVE");
+    if (clients->empty())
+      return InvalidArgument(std::string(domains[i]) + " endpoint " + ep + ": tcp:// needs " + key +
+                             " (the public keys of the clients let in)");
+    auto keys = LoadClientKeys(*clients, key);
+    if (!keys.ok()) return keys.error().WithContext(std::string(domains[i]) + " endpoint " + ep);
+    if (keys->empty())
+      LogWarning(std::string(domains[i]) + " endpoint " + ep + ": " + key +
+                 " lists no key: every client is refused");
+    curve_allow_[domains[i]] = std::move(keys).value();
+  }
+  if (curve_allow_.empty()) return OkStatus();
+  IMMUNE_ASSIGN_OR_RETURN(curve_keys_,
+                          LoadOrCreateServerKeys(CurveSecretKeyPath(config_), CurvePublicKeyPath(config_),
+                                                 config_.curve_server_secret_key.empty()));
+  LogInfo("CURVE server public key " + curve_keys_.public_z85 + " (" + CurvePublicKeyPath(config_) + ")");
   return OkStatus();
 }
 
@@ -270,6 +314,7 @@ void Daemon::Stop() {
   writer_.reset();
   agent_socket_.reset();
   control_socket_.reset();
+  zap_.reset();
   events_.reset();
   if (zmq_) zmq_->close();
   zmq_.reset();

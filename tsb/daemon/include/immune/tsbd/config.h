@@ -34,14 +34,25 @@ struct DaemonConfig {
   std::uint32_t pcr = 13;
   std::vector<HashAlg> banks = {HashAlg::kSha1, HashAlg::kSha256};
 
-  // ZeroMQ endpoints; empty: ipc://<state_dir>/<name>.sock. Only ipc:// is
-  // accepted for agent and control; events may also be tcp:// on loopback.
+  // ZeroMQ endpoints; empty: ipc://<state_dir>/<name>.sock. Agent and
+  // control: ipc://, or tcp:// with ZeroMQ CURVE (curve.h; the matching
+  // curve_*_clients must then be set). Events: ipc:// or tcp:// on loopback.
   std::string agent_endpoint;
   std::string control_endpoint;
   std::string events_endpoint;
   // Mode of the ipc socket files (agent: 0660 lets a group of agents in).
   unsigned agent_socket_mode = 0600;
   unsigned events_socket_mode = 0660;
+
+  // CURVE (tcp:// agent/control endpoints only). The server's Z85 secret key
+  // file; empty: <state_dir>/curve_server.secret, generated on first start
+  // (0600) with the public key in <state_dir>/curve_server.pub. A configured
+  // file must exist; its public key goes to <file without .secret>.pub.
+  std::string curve_server_secret_key;
+  // Allow-lists: Z85 public key files or directories of *.pub files. A
+  // client whose key is not listed is refused at the handshake.
+  std::vector<std::string> curve_agent_clients;
+  std::vector<std::string> curve_control_clients;
 
   // Bounded queue between submitters and the journal writer (entries).
   std::size_t queue_capacity = 65536;
@@ -64,6 +75,9 @@ Result<DaemonConfig> LoadConfig(const std::string& path);
 std::string AgentEndpoint(const DaemonConfig& c);
 std::string ControlEndpoint(const DaemonConfig& c);
 std::string EventsEndpoint(const DaemonConfig& c);
+// The CURVE server key files after defaults are applied.
+std::string CurveSecretKeyPath(const DaemonConfig& c);
+std::string CurvePublicKeyPath(const DaemonConfig& c);
 
 }  // namespace immune::tsbd
 

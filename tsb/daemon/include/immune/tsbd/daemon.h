@@ -5,9 +5,12 @@
 // embedded private swtpm with its state in <state_dir>/swtpm; one left
 // running by a killed immuned is adopted, see docs/tsb-daemon.md), the
 // measurement log (<state_dir>/journal.db, recovered on open), the event
-// PUB endpoint, the journal writer, the agent endpoint (ROUTER, ipc://,
-// protocol in agent_message.h), the control endpoint (REP, ipc://, 0600)
-// and the configured .so agents. Stop() takes them down in reverse order:
+// PUB endpoint, the journal writer, the agent endpoint (ROUTER, ipc:// or
+// tcp:// with CURVE, protocol in agent_message.h), the control endpoint
+// (REP, ipc:// 0600 or tcp:// with CURVE) and the configured .so agents.
+// A tcp:// agent or control endpoint first loads its client allow-list and
+// the server key pair (generated on first start, curve.h) and starts the
+// ZAP handler, so no client is ever admitted without it. Stop() takes them down in reverse order:
 // agents stop submitting, endpoints close (pending remote acknowledgements
 // are answered first), the writer journals what is queued, the log and the
 // TPM close, an embedded swtpm is stopped by its PID.
@@ -26,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +41,7 @@
 #include "immune/tsb/measurement_log.h"
 #include "immune/tsbd/agent.h"
 #include "immune/tsbd/config.h"
+#include "immune/tsbd/curve.h"
 #include "immune/tsbd/events.h"
 #include "immune/tsbd/plugin.h"
 #include "immune/tsbd/writer.h"
@@ -82,6 +87,7 @@ class Daemon final : public AgentHost, public WriterObserver {
  private:
   explicit Daemon(DaemonConfig config);
   Status Init();
+  Status InitCurve();  // allow-lists and server keys for tcp:// endpoints
   void OnJournaled(const std::string& agent, const tsb::MeasurementEntry& entry) override;
   void OnAppendFailed(const Error& error, std::size_t entries) override;
 
@@ -104,6 +110,9 @@ class Daemon final : public AgentHost, public WriterObserver {
   tsb::MeasureCache measure_cache_;
   std::unique_ptr<zmq::context_t> zmq_;
   std::unique_ptr<EventPublisher> events_;
+  CurveKeyPair curve_keys_;  // set when a tcp:// agent/control endpoint is configured
+  std::map<std::string, std::set<std::string>> curve_allow_;  // ZAP domain -> client keys
+  std::unique_ptr<ZapHandler> zap_;
   std::unique_ptr<Writer> writer_;
   AgentRegistry registry_;
 

@@ -82,9 +82,11 @@ class EventPublisher {
   std::deque<Alarm> recent_;
 };
 
-// Checks an endpoint for the daemon's access rules: ipc:// always; tcp:// on
-// a loopback address only when `allow_tcp` (events). Binds-and-chmods ipc.
-Status CheckEndpoint(const std::string& endpoint, bool allow_tcp, std::string_view what);
+// Checks an endpoint for the daemon's access rules: ipc:// always; tcp://
+// for "agent" and "control" (which the daemon makes CURVE servers, curve.h)
+// and for "events" on a loopback address only. `what` names the endpoint.
+// BindEndpoint checks, binds and chmods an ipc socket file to `ipc_mode`.
+Status CheckEndpoint(const std::string& endpoint, std::string_view what);
 Status BindEndpoint(zmq::socket_t& socket, const std::string& endpoint, unsigned ipc_mode,
                     std::string_view what);
 
