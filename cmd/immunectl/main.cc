@@ -4,17 +4,37 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #include "boot_command.h"
-#include "chain_command.h"
+#include "command_module.h"
 #include "exit_codes.h"
-#include "ima_command.h"
 #include "immune/core/log.h"
-#include "tsb_command.h"
 
 #ifndef IMMUNE_VERSION
 #define IMMUNE_VERSION "unknown"
 #endif
+
+namespace {
+
+// Command groups built as modules (command_module.h).
+constexpr std::string_view kModuleGroups[] = {"ima", "chain", "tsb"};
+
+// The command group the arguments name: the first word that is not an
+// option or the value of -T/--tcti; empty when there is none.
+std::string_view ChosenGroup(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "-T" || a == "--tcti") {
+      ++i;
+      continue;
+    }
+    if (!a.starts_with("-")) return a;
+  }
+  return {};
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // tpm2-tss logs expected conditions (an undefined NV index, a TPM that is
@@ -34,9 +54,17 @@ int main(int argc, char** argv) {
 
   int exit_code = immune::cli::kExitOk;
   immune::cli::AddBootCommands(app, global, &exit_code);
-  immune::cli::AddImaCommands(app, global, &exit_code);
-  immune::cli::AddTsbCommands(app, global, &exit_code);
-  immune::cli::AddChainCommands(app, global, &exit_code);
+  // A module group is loaded only when it is the one chosen; with no known
+  // group (top-level --help, an unknown command) all are, and a missing one
+  // is then left out.
+  const std::string_view chosen = ChosenGroup(argc, argv);
+  bool chosen_is_known = chosen == "boot";
+  for (std::string_view g : kModuleGroups) chosen_is_known = chosen_is_known || g == chosen;
+  for (std::string_view group : kModuleGroups) {
+    if (chosen_is_known && chosen != group) continue;
+    immune::Status s = immune::cli::AddModuleCommands(group, app, global, &exit_code);
+    if (!s.ok() && chosen == group) return immune::cli::ReportError(s.error());
+  }
 
   try {
     app.parse(argc, argv);
