@@ -3,29 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "immune/tsb/ima_log.h"
+#include "log_test_util.h"
 
 namespace immune::tsb {
 namespace {
 
-MeasurementEntry HostEntry(std::string path, std::uint8_t fill) {
-  MeasurementEntry e;
-  e.template_kind = TemplateKind::kImaNg;
-  e.path = std::move(path);
-  e.file_hash_alg = HashAlg::kSha256;
-  e.file_digest = Bytes(32, fill);
-  e.pid = 1;
-  e.exe = "/usr/sbin/init";
-  e.rule = "host-default";
-  return e;
-}
-
-MeasurementEntry CtEntry(std::string ct, std::string path, std::uint8_t fill) {
-  MeasurementEntry e = HostEntry(std::move(path), fill);
-  e.template_kind = TemplateKind::kImmuneCt;
-  e.container_id = std::move(ct);
-  e.image = "docker.io/library/nginx:1.25";
-  return e;
-}
+using testing::CtEntry;
+using testing::HostEntry;
 
 TEST(MeasurementEntryTest, SamePathInTwoContainersGivesDistinctTemplateData) {
   auto a = BuildTemplateData(CtEntry("ctA", "/usr/bin/sh", 1));
