@@ -60,6 +60,7 @@ inline Error NotFound(std::string m) { return {ErrorCode::kNotFound, std::move(m
 inline Error IoError(std::string m) { return {ErrorCode::kIo, std::move(m)}; }
 inline Error TpmError(std::string m) { return {ErrorCode::kTpm, std::move(m)}; }
 inline Error Unsupported(std::string m) { return {ErrorCode::kUnsupported, std::move(m)}; }
+inline Error PermissionDenied(std::string m) { return {ErrorCode::kPermissionDenied, std::move(m)}; }
 inline Error Unavailable(std::string m) { return {ErrorCode::kUnavailable, std::move(m)}; }
 inline Error Aborted(std::string m) { return {ErrorCode::kAborted, std::move(m)}; }
 inline Error Internal(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }

@@ -1,0 +1,80 @@
+// `policy test`: replaying recorded logs (TSB JSON export, arrays, JSON lines).
+#include "immune/policy/replay.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace immune::policy {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::shared_ptr<const Snapshot> Policy() {
+  auto docs = ParseDocuments(
+      "apiVersion: immune/v1\nkind: Policy\nscope: host\nallow: [sha256:" + std::string(64, 'a') +
+          "]\n---\napiVersion: immune/v1\nkind: Policy\n"
+          "scope: {containers: all}\nmode: permissive\n",
+      "p.yaml");
+  EXPECT_TRUE(docs.ok());
+  auto snap = Compile(std::move(docs).value());
+  EXPECT_TRUE(snap.ok());
+  return *snap;
+}
+
+std::string Entry(const std::string& path, char digest, const std::string& container) {
+  return "{\"seq\": 1, \"path\": \"" + path + "\", \"file_hash_alg\": \"sha256\", \"file_digest\": \"" +
+         std::string(64, digest) + "\", \"container_id\": \"" + container +
+         "\", \"image\": \"\", \"exe\": \"/bin/sh\", \"pid\": 42, \"signature\": \"\", \"decision\": "
+         "\"allow\"}";
+}
+
+TEST(Replay, TsbExportArrayAndJsonLines) {
+  auto snap = Policy();
+  const std::string e1 = Entry("/bin/a", 'a', ""), e2 = Entry("/bin/b", 'b', ""),
+                    e3 = Entry("/bin/c", 'a', "c1");
+  for (const std::string& text :
+       {"{\"entries\": [" + e1 + "," + e2 + "," + e3 + "]}", "[" + e1 + "," + e2 + "," + e3 + "]",
+        e1 + "\n" + e2 + "\n\n" + e3 + "\n"}) {
+    auto r = ReplayLog(*snap, text, "log");
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    ASSERT_EQ(r->entries.size(), 3u);
+    EXPECT_EQ(r->allowed, 1u);
+    EXPECT_EQ(r->denied, 1u);
+    EXPECT_EQ(r->audit_denied, 1u);
+    EXPECT_EQ(r->entries[0].rule, "p.yaml:4");
+    EXPECT_EQ(r->entries[1].rule, kRuleDefaultDeny);
+    EXPECT_EQ(r->entries[2].container_id, "c1");
+    EXPECT_EQ(r->entries[2].mode, Mode::kPermissive);
+    EXPECT_EQ(r->entries[0].recorded, "allow");
+  }
+}
+
+TEST(Replay, UntrustedInputErrorsNameTheEntry) {
+  auto snap = Policy();
+  const std::string good = Entry("/bin/a", 'a', "");
+  EXPECT_THAT(ReplayLog(*snap, good + "\n{oops\n", "l.jsonl").error().message(),
+              HasSubstr("l.jsonl:2: not a JSON"));
+  EXPECT_THAT(ReplayLog(*snap, "[" + good + ", {\"path\": \"/x\"}]", "l.json").error().message(),
+              HasSubstr("l.json: entry 1: 'file_hash_alg' '' is not a known algorithm"));
+  EXPECT_THAT(
+      ReplayLog(*snap, "[{\"path\": \"/x\", \"file_hash_alg\": \"sha256\", \"file_digest\": \"ab\"}]", "l")
+          .error()
+          .message(),
+      HasSubstr("has 1 bytes, not a sha256 digest"));
+  EXPECT_THAT(ReplayLog(*snap, "[{\"path\": 3}]", "l").error().message(),
+              HasSubstr("'path' is not a string"));
+  EXPECT_THAT(ReplayLog(*snap, "{\"entries\": 5}", "l").error().message(),
+              HasSubstr("'entries' is not a list"));
+  EXPECT_FALSE(ReplayLog(*snap, "\n\n", "l").ok());
+  EXPECT_THAT(
+      ReplayLog(*snap, "[" + Entry("/x", 'a', "").replace(Entry("/x", 'a', "").find("42"), 2, "-1") + "]",
+                "l")
+          .error()
+          .message(),
+      HasSubstr("'pid'"));
+}
+
+}  // namespace
+}  // namespace immune::policy
