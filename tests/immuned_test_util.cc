@@ -28,16 +28,19 @@ TempDir::~TempDir() {
 }
 
 Result<std::unique_ptr<DaemonProcess>> DaemonProcess::Spawn(const std::string& config_path,
-                                                            const std::string& log_path) {
+                                                            const std::string& log_path,
+                                                            const std::vector<std::string>& extra_args) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   std::string bin = IMMUNED_BIN;
   std::string c = "--config";
-  char* argv[] = {bin.data(), c.data(), const_cast<char*>(config_path.c_str()), nullptr};
+  std::vector<char*> argv = {bin.data(), c.data(), const_cast<char*>(config_path.c_str())};
+  for (const auto& a : extra_args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv, environ);
+  const int rc = ::posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) return IoError("posix_spawn " + bin + " failed");
   std::unique_ptr<DaemonProcess> d(new DaemonProcess());

@@ -37,7 +37,8 @@ class TempDir {
 class DaemonProcess {
  public:
   static Result<std::unique_ptr<DaemonProcess>> Spawn(const std::string& config_path,
-                                                      const std::string& log_path);
+                                                      const std::string& log_path,
+                                                      const std::vector<std::string>& extra_args = {});
   ~DaemonProcess();  // SIGTERM, then SIGKILL after 10 s; reaps
   pid_t pid() const { return pid_; }
   void Kill(int sig);

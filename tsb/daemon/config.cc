@@ -38,6 +38,114 @@ Result<std::uint64_t> Uint(std::string_view src, const YAML::Node& n, const std:
   return static_cast<std::uint64_t>(v);
 }
 
+Result<bool> Bool(std::string_view src, const YAML::Node& n, const std::string& key) {
+  if (!n.IsScalar()) return Bad(src, n, key, "expected true or false");
+  const std::string& s = n.Scalar();
+  if (s == "true" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "no" || s == "off") return false;
+  return Bad(src, n, key, "expected true or false, got '" + s + "'");
+}
+
+Result<std::vector<std::string>> StrList(std::string_view src, const YAML::Node& n, const std::string& key) {
+  std::vector<std::string> out;
+  if (n.IsScalar()) {
+    out.push_back(n.Scalar());
+    return out;
+  }
+  if (!n.IsSequence()) return Bad(src, n, key, "expected a string or a list of strings");
+  for (const auto& e : n) {
+    IMMUNE_ASSIGN_OR_RETURN(auto s, Str(src, e, key));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Status ParsePolicy(std::string_view src, const YAML::Node& v, PolicySection& p) {
+  if (!v.IsMap()) return Bad(src, v, "policy", "expected a mapping");
+  for (const auto& kv : v) {
+    const std::string key = "policy." + kv.first.Scalar();
+    if (key == "policy.paths") {
+      IMMUNE_ASSIGN_OR_RETURN(p.paths, StrList(src, kv.second, key));
+    } else if (key == "policy.bundle_keys") {
+      IMMUNE_ASSIGN_OR_RETURN(p.bundle_keys, StrList(src, kv.second, key));
+    } else if (key == "policy.learn_dir") {
+      IMMUNE_ASSIGN_OR_RETURN(p.learn_dir, Str(src, kv.second, key));
+    } else {
+      return Bad(src, kv.first, key, "unknown setting");
+    }
+  }
+  return OkStatus();
+}
+
+Status ParseGate(std::string_view src, const YAML::Node& v, GateSection& g) {
+  if (!v.IsMap()) return Bad(src, v, "gate", "expected a mapping");
+  for (const auto& kv : v) {
+    const std::string key = "gate." + kv.first.Scalar();
+    const YAML::Node& n = kv.second;
+    if (key == "gate.enabled") {
+      IMMUNE_ASSIGN_OR_RETURN(g.enabled, Bool(src, n, key));
+    } else if (key == "gate.mounts") {
+      if (!n.IsSequence()) return Bad(src, n, key, "expected a list");
+      for (const auto& m : n) {
+        GateMount gm;
+        if (m.IsScalar()) {
+          gm.path = m.Scalar();
+        } else if (m.IsMap() && m["path"]) {
+          for (const auto& mk : m) {
+            const std::string k2 = key + "." + mk.first.Scalar();
+            if (k2 == "gate.mounts.path") {
+              IMMUNE_ASSIGN_OR_RETURN(gm.path, Str(src, mk.second, k2));
+            } else if (k2 == "gate.mounts.mark") {
+              IMMUNE_ASSIGN_OR_RETURN(auto mark, Str(src, mk.second, k2));
+              if (mark != "mount" && mark != "filesystem")
+                return Bad(src, mk.second, k2, "expected mount or filesystem, got '" + mark + "'");
+              gm.filesystem = mark == "filesystem";
+            } else {
+              return Bad(src, mk.first, k2, "unknown setting");
+            }
+          }
+        } else {
+          return Bad(src, m, key, "each entry is a path or {path, mark}");
+        }
+        if (gm.path.empty() || gm.path[0] != '/') return Bad(src, m, key, "needs an absolute path");
+        g.mounts.push_back(std::move(gm));
+      }
+    } else if (key == "gate.code_opens") {
+      IMMUNE_ASSIGN_OR_RETURN(g.code_opens, Bool(src, n, key));
+    } else if (key == "gate.workers") {
+      IMMUNE_ASSIGN_OR_RETURN(auto w, Uint(src, n, key, 64));
+      if (w == 0) return Bad(src, n, key, "must be positive");
+      g.workers = w;
+    } else if (key == "gate.queue_capacity") {
+      IMMUNE_ASSIGN_OR_RETURN(auto q, Uint(src, n, key, 1u << 20));
+      if (q == 0) return Bad(src, n, key, "must be positive");
+      g.queue_capacity = q;
+    } else if (key == "gate.on_overload") {
+      IMMUNE_ASSIGN_OR_RETURN(auto o, Str(src, n, key));
+      if (o != "deny" && o != "allow") return Bad(src, n, key, "expected deny or allow, got '" + o + "'");
+      g.overload_allow = o == "allow";
+    } else if (key == "gate.on_failure") {
+      IMMUNE_ASSIGN_OR_RETURN(auto o, Str(src, n, key));
+      if (o != "fail-closed" && o != "fail-open")
+        return Bad(src, n, key, "expected fail-closed or fail-open, got '" + o + "'");
+      g.fail_open = o == "fail-open";
+    } else if (key == "gate.memfd_noexec") {
+      IMMUNE_ASSIGN_OR_RETURN(auto m, Str(src, n, key));
+      if (m == "leave") {
+        g.memfd_noexec = -1;
+      } else {
+        IMMUNE_ASSIGN_OR_RETURN(auto lv, Uint(src, n, key, 2));
+        g.memfd_noexec = static_cast<int>(lv);
+      }
+    } else if (key == "gate.runtime_roots") {
+      IMMUNE_ASSIGN_OR_RETURN(g.runtime_roots, StrList(src, n, key));
+    } else {
+      return Bad(src, kv.first, key, "unknown setting");
+    }
+  }
+  return OkStatus();
+}
+
 Result<DaemonConfig> ParseNode(const YAML::Node& root, std::string_view src) {
   DaemonConfig c;
   if (root.IsNull()) return c;
@@ -103,6 +211,10 @@ Result<DaemonConfig> ParseNode(const YAML::Node& root, std::string_view src) {
         IMMUNE_ASSIGN_OR_RETURN(auto s, Str(src, p, key));
         c.deny_paths.push_back(std::move(s));
       }
+    } else if (key == "policy") {
+      IMMUNE_RETURN_IF_ERROR(ParsePolicy(src, v, c.policy));
+    } else if (key == "gate") {
+      IMMUNE_RETURN_IF_ERROR(ParseGate(src, v, c.gate));
     } else if (key == "agents") {
       if (!v.IsSequence()) return Bad(src, v, key, "expected a list");
       for (const auto& a : v) {

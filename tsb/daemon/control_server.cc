@@ -123,6 +123,20 @@ std::string Daemon::HandleControl(const std::string& request) {
   json args = req.contains("args") ? req["args"] : json::object();
   if (!args.is_object()) return Dump(Fail(ErrorCode::kInvalidArgument, "args", "must be an object"));
 
+  // Commands agents added (container.register, gate.status, ...) own their args.
+  ControlHandler handler;
+  {
+    std::lock_guard lock(control_mu_);
+    if (auto it = control_handlers_.find(cmd); it != control_handlers_.end()) handler = it->second;
+  }
+  if (handler) {
+    auto r = handler(args.dump());
+    if (!r.ok()) return Dump(Fail(r.error().code(), "args", r.error().message()));
+    json result = json::parse(*r, nullptr, false);
+    if (result.is_discarded()) return Dump(Fail(ErrorCode::kInternal, "", "handler for '" + cmd + "' returned bad JSON"));
+    return Dump(Ok(std::move(result)));
+  }
+
   std::optional<std::string> container;
   if (args.contains("container")) {
     if (!args["container"].is_string())
@@ -219,6 +233,29 @@ std::string Daemon::HandleControl(const std::string& request) {
     auto v = log_->ExportPartitionView(container.value_or(""), epoch);
     if (!v.ok()) return Dump(Fail(v.error().code(), "args.container", v.error().message()));
     return Dump(Ok(json::parse(tsb::PartitionViewToJson(*v), nullptr, false)));
+  }
+  if (cmd == "policy.status") return Dump(Ok(json::parse(policy_->StatusJson())));
+  if (cmd == "policy.apply" || cmd == "policy.reload") {
+    Result<std::uint64_t> gen = Internal("unreachable");
+    if (cmd == "policy.reload") {
+      gen = policy_->Reload();
+    } else {
+      if (!args.contains("text") || !args["text"].is_string())
+        return Dump(Fail(ErrorCode::kInvalidArgument, "args.text", "is required: the policy or bundle text"));
+      const std::string source =
+          args.contains("source") && args["source"].is_string() ? args["source"].get<std::string>() : "applied";
+      gen = policy_->Apply(args["text"].get<std::string>(), source);
+    }
+    if (!gen.ok()) return Dump(Fail(gen.error().code(), "args.text", gen.error().message()));
+    return Dump(Ok({{"generation", *gen}}));
+  }
+  if (cmd == "policy.learned") {
+    auto paths = policy_->WriteLearned();
+    if (!paths.ok()) return Dump(Fail(paths.error().code(), "", paths.error().message()));
+    json drafts = json::array();
+    for (const auto& d : policy_->learner().Drafts())
+      drafts.push_back({{"scope", d.scope.ToString()}, {"file", d.file_name}, {"yaml", d.yaml}});
+    return Dump(Ok({{"written", *paths}, {"drafts", drafts}}));
   }
   if (cmd == "alarms") {
     json list = json::array();

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <syslog.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -200,7 +201,8 @@ Status Daemon::Init() {
   LogInfo("journal " + lo.journal_path + ": " + std::to_string(rec.rows) + " rows, epoch " +
           std::to_string(rec.epoch) + ", " + std::to_string(rec.extended_now) + " extended at open");
 
-  policy_ = NewBuiltinPolicy(config_.deny_paths);
+  IMMUNE_ASSIGN_OR_RETURN(policy_, PolicyEngine::Create(config_.policy, config_.state_dir,
+                                                        NewBuiltinPolicy(config_.deny_paths)));
   writer_ = std::make_unique<Writer>(*log_, *policy_, *this, config_.queue_capacity, config_.max_batch);
 
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -354,6 +356,7 @@ Result<std::vector<Verdict>> Daemon::Submit(std::string_view agent,
   Submission s;
   s.agent = std::string(agent);
   s.entries = std::move(entries);
+  s.keep_decisions = true;  // in-process agents only: remote ones go through agent_server.cc
   s.done = [promise](Result<std::vector<Verdict>> r) { promise->set_value(std::move(r)); };
   if (!writer_) return Unavailable("immuned is not running");
   IMMUNE_RETURN_IF_ERROR(writer_->Enqueue(std::move(s), /*wait=*/true));
@@ -362,6 +365,29 @@ Result<std::vector<Verdict>> Daemon::Submit(std::string_view agent,
 
 Result<tsb::FileMeasurement> Daemon::MeasureFile(const std::string& path) {
   return measure_cache_.MeasureFile(path);
+}
+
+void Daemon::RaiseAlarm(Alarm alarm) {
+  // syslog as well: an operator without a subscriber still sees it (journald).
+  const int prio = alarm.severity == Severity::kCritical ? LOG_CRIT
+                   : alarm.severity == Severity::kHigh   ? LOG_ERR
+                   : alarm.severity == Severity::kWarning ? LOG_WARNING
+                                                          : LOG_INFO;
+  ::syslog(LOG_AUTHPRIV | prio, "immuned alarm: %s: %s (%s)", alarm.what.c_str(), alarm.why.c_str(),
+           alarm.action.c_str());
+  if (events_) events_->PublishAlarm(std::move(alarm));
+}
+
+Status Daemon::RegisterControl(const std::string& cmd, ControlHandler handler) {
+  static const char* const kBuiltin[] = {"status", "pcr", "log", "containers", "view", "alarms",
+                                         "policy.status", "policy.apply", "policy.reload", "policy.learned"};
+  for (const char* b : kBuiltin)
+    if (cmd == b) return InvalidArgument("control command '" + cmd + "' is built in");
+  if (cmd.empty() || !handler) return InvalidArgument("control command: empty name or handler");
+  std::lock_guard lock(control_mu_);
+  if (!control_handlers_.emplace(cmd, std::move(handler)).second)
+    return InvalidArgument("control command '" + cmd + "' is already registered");
+  return OkStatus();
 }
 
 Status Daemon::RegisterAgent(std::unique_ptr<Agent> agent,
@@ -421,7 +447,7 @@ void Daemon::PushAck(std::vector<std::string> envelope, std::string reply) {
 }
 
 int RunDaemonMain(const std::string& config_path, const std::string& state_dir_override,
-                  const std::string& tcti_override) {
+                  const std::string& tcti_override, const std::function<Status(Daemon&)>& on_started) {
   // Block the stop signals before any thread starts: every thread inherits
   // the mask and only sigwait below takes them.
   sigset_t set;
@@ -451,6 +477,14 @@ int RunDaemonMain(const std::string& config_path, const std::string& state_dir_o
   if (!d.ok()) {
     LogError("immuned: " + d.error().ToString());
     return 1;
+  }
+  if (on_started) {
+    Status s = on_started(**d);
+    if (!s.ok()) {
+      LogError("immuned: " + s.error().ToString());
+      (*d)->Stop();
+      return 1;
+    }
   }
   std::thread signals([&set, daemon = d->get()] {
     int sig = 0;

@@ -92,9 +92,11 @@ void Writer::Loop() {
     for (auto& s : batch) {
       for (auto& e : s.entries) {
         if (e.time_ns == 0) e.time_ns = now_ns;
-        Verdict v = policy_.Decide(e);
-        e.decision = v.decision;
-        e.rule = std::move(v.rule);
+        if (!(s.keep_decisions && !e.rule.empty())) {
+          Verdict v = policy_.Decide(e);
+          e.decision = v.decision;
+          e.rule = std::move(v.rule);
+        }
         entries.push_back(e);
       }
     }

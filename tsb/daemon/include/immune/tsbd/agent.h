@@ -17,6 +17,7 @@
 #define IMMUNE_TSBD_AGENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,13 @@
 namespace immune::tsbd {
 
 // What the host answers for one submitted entry.
+struct Alarm;  // events.h
+
+// A control command an agent adds to the daemon's control endpoint: gets the
+// request's "args" object as JSON text, returns the "result" as JSON text or
+// an error (sent as {"ok":false,"error":...}). Runs on the control thread.
+using ControlHandler = std::function<Result<std::string>(const std::string& args_json)>;
+
 struct Verdict {
   std::uint64_t seq = 0;  // the entry's sequence number in the log
   tsb::Decision decision = tsb::Decision::kAllow;
@@ -51,6 +59,13 @@ class AgentHost {
   // `hit` means unchanged since it was last measured, and the agent may skip
   // submitting it again (per container: the cache does not know containers).
   virtual Result<tsb::FileMeasurement> MeasureFile(const std::string& path) = 0;
+  // Publishes an alarm on the event endpoint (and to syslog). Any thread.
+  virtual void RaiseAlarm(Alarm alarm) = 0;
+  // Adds control command `cmd` (e.g. "container.register"); kInvalidArgument
+  // when the name is taken (built-in commands included). Handlers stay until
+  // the daemon stops: an agent's Stop must leave them safe to call (answer
+  // kUnavailable).
+  virtual Status RegisterControl(const std::string& cmd, ControlHandler handler) = 0;
 };
 
 class Agent {
@@ -65,8 +80,10 @@ class Agent {
   virtual void Stop() = 0;
 };
 
-// The policy hook: the policy engine comes later. Decide is called from the
-// writer thread only, before the entry is journaled.
+// The policy hook. Decide is called from the writer thread only, before the
+// entry is journaled, for every entry except those an in-process agent has
+// already decided (a non-empty rule: the exec gate decides before it answers
+// the kernel, with inputs the entry does not carry, such as security.ima).
 class PolicyHook {
  public:
   virtual ~PolicyHook() = default;

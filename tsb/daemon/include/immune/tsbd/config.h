@@ -23,6 +23,44 @@ struct AgentPluginConfig {
   std::map<std::string, std::string> options;  // handed to the agent's Start
 };
 
+// Where operator policy comes from (docs/policy.md).
+struct PolicySection {
+  // Policy documents: files, or directories whose *.yaml, *.yml and *.json
+  // files are read in name order. Empty: the built-in deny_paths hook only.
+  std::vector<std::string> paths;
+  // Public keys (PEM). When set, every document must be a DSSE bundle signed
+  // by one of them (`immunectl policy sign`); unsigned files are refused.
+  std::vector<std::string> bundle_keys;
+  // Where learn mode writes its draft policies; empty: <state_dir>/learned.
+  std::string learn_dir;
+};
+
+// A filesystem the exec gate watches (docs/exec-gate.md).
+struct GateMount {
+  std::string path;
+  bool filesystem = false;  // FAN_MARK_FILESYSTEM (the superblock) instead of the mount
+};
+
+// The exec gate: fanotify permission events, decided by policy.
+struct GateSection {
+  bool enabled = false;
+  std::vector<GateMount> mounts;
+  bool code_opens = true;  // FAN_OPEN_PERM too: scripts, libraries, ld.so ./binary
+  std::size_t workers = 2;
+  std::size_t queue_capacity = 4096;
+  bool overload_allow = false;  // a full queue answers deny (fail-closed) unless set
+  // What happens while immuned is down: fail-closed needs `immuned
+  // --supervise`, whose parent keeps the fanotify group (execs wait for the
+  // restarted daemon); fail-open lets execs run unchecked until it is back.
+  bool fail_open = false;
+  // vm.memfd_noexec applied in the host's and every registered container's
+  // pid namespace (2: executable memfds refused); -1 leaves it alone.
+  int memfd_noexec = 2;
+  // Container runtimes' state roots scanned at start and on demand; empty:
+  // the defaults (docs/containers.md).
+  std::vector<std::string> runtime_roots;
+};
+
 struct DaemonConfig {
   // Everything the daemon writes lives here (created 0700): journal.db,
   // swtpm/ (embedded TPM state), agent.sock, control.sock, events.sock.
@@ -62,6 +100,9 @@ struct DaemonConfig {
   // The built-in policy hook: a measurement whose path equals one of these
   // or starts with one ending in '/' is denied (rule "builtin:deny-path").
   std::vector<std::string> deny_paths;
+
+  PolicySection policy;
+  GateSection gate;
 
   std::vector<AgentPluginConfig> agents;
   std::string log_level = "info";  // debug, info, warning, error

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,7 @@
 #include "immune/tsbd/curve.h"
 #include "immune/tsbd/events.h"
 #include "immune/tsbd/plugin.h"
+#include "immune/tsbd/policy_engine.h"
 #include "immune/tsbd/writer.h"
 
 namespace zmq {
@@ -67,6 +69,8 @@ class Daemon final : public AgentHost, public WriterObserver {
                                       std::vector<tsb::MeasurementEntry> entries) override;
   // Measures a file through the daemon's measure-once cache (hit: not hashed).
   Result<tsb::FileMeasurement> MeasureFile(const std::string& path) override;
+  void RaiseAlarm(Alarm alarm) override;
+  Status RegisterControl(const std::string& cmd, ControlHandler handler) override;
 
   // Registers and starts an in-process agent (kInvalidArgument for a
   // duplicate name: the agent is not started). The daemon owns it.
@@ -81,6 +85,8 @@ class Daemon final : public AgentHost, public WriterObserver {
   // The control protocol's "status" result (JSON text), for tests too.
   std::string StatusJson();
   AgentRegistry& registry() { return registry_; }
+  // The operator policy (policy_engine.h); in-process agents pin snapshots.
+  PolicyEngine& policy() { return *policy_; }
   tsb::MeasurementLog& log() { return *log_; }
   const DaemonConfig& config() const { return config_; }
 
@@ -106,7 +112,7 @@ class Daemon final : public AgentHost, public WriterObserver {
   std::string tcti_;
   std::unique_ptr<tpm::Tpm> tpm_;
   std::unique_ptr<tsb::MeasurementLog> log_;
-  std::unique_ptr<PolicyHook> policy_;
+  std::unique_ptr<PolicyEngine> policy_;
   tsb::MeasureCache measure_cache_;
   std::unique_ptr<zmq::context_t> zmq_;
   std::unique_ptr<EventPublisher> events_;
@@ -124,6 +130,9 @@ class Daemon final : public AgentHost, public WriterObserver {
   std::unique_ptr<zmq::socket_t> agent_socket_, control_socket_;
   std::thread agent_thread_, control_thread_;
 
+  std::mutex control_mu_;
+  std::map<std::string, ControlHandler> control_handlers_;  // added by agents
+
   std::mutex agents_mu_;
   std::vector<std::unique_ptr<Agent>> agents_;  // in process, started
   std::vector<std::unique_ptr<LoadedAgent>> plugins_;
@@ -137,9 +146,13 @@ class Daemon final : public AgentHost, public WriterObserver {
 
 // main(): loads `config_path`, starts the daemon, waits for SIGTERM or
 // SIGINT (blocked in every thread and taken with sigwait), stops cleanly.
+// `on_started` (optional) runs once the daemon is up, before signals are
+// awaited: the executable wires its in-process agents there (the exec gate);
+// an error stops the daemon and fails the start.
 // Returns the process exit code (0 clean, 1 start failure).
 int RunDaemonMain(const std::string& config_path, const std::string& state_dir_override,
-                  const std::string& tcti_override);
+                  const std::string& tcti_override,
+                  const std::function<Status(Daemon&)>& on_started = nullptr);
 
 }  // namespace immune::tsbd
 

@@ -32,6 +32,9 @@ namespace immune::tsbd {
 struct Submission {
   std::string agent;
   std::vector<tsb::MeasurementEntry> entries;  // valid (ValidateEntry) entries
+  // Entries with a non-empty rule keep their decision (in-process agents that
+  // enforce decide before they submit); the others go to the policy hook.
+  bool keep_decisions = false;
   // Called once on the writer thread: verdicts in entry order, or the error.
   std::function<void(Result<std::vector<Verdict>>)> done;
 };
