@@ -18,6 +18,8 @@ declare -A seeds=(
   [measurement_log_fuzz]=""  # partition views (JSON): grows its own corpus
   [chain_fuzz]=""            # blocks, proofs, records: grows its own corpus
   [agent_message_fuzz]=""    # agent messages (JSON): grows its own corpus
+  [policy_fuzz]=""           # policy documents, Keylime policies, DSSE bundles
+  [oci_state_fuzz]=""        # OCI state, runc state.json, bundle config.json
 )
 
 status=0

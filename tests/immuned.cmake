@@ -34,3 +34,16 @@ target_compile_definitions(immuned_test PRIVATE
   IMMUNECTL_TSB_BIN="$<TARGET_FILE:immunectl>"
   IMMUNED_TEST_AGENT="$<TARGET_FILE:immuned_test_agent>")
 add_dependencies(immuned_test immuned immunectl immune-tsb-control immuned_test_agent)
+
+# Active immunity end to end: immuned with the exec gate and policy, real
+# runc containers on overlayfs registered by immune-oci-hook, in a private
+# mount namespace (needs root, runc, busybox-static; skipped otherwise).
+immune_test(immuned_gate_test
+  SOURCES ${IMMUNED_TESTS_DIR}/immuned_gate_test.cc ${IMMUNED_TESTS_DIR}/immuned_test_util.cc
+  DEPS immune_tsbd immune_runc_harness immune_core
+  LABELS integration
+  TIMEOUT 300)
+target_compile_definitions(immuned_gate_test PRIVATE
+  IMMUNED_BIN="$<TARGET_FILE:immuned>"
+  IMMUNE_OCI_HOOK="$<TARGET_FILE:immune-oci-hook>")
+add_dependencies(immuned_gate_test immuned immune-oci-hook immune-tsb-control)

@@ -1,0 +1,107 @@
+// ContainerMap: which container a process belongs to.
+//
+// Containers enter the map from the OCI hook (Register, before their first
+// exec) and from discovery (Refresh). Each registered container holds a
+// pidfd on its init process, opened after checking the init's start time
+// against the recorded one, so a container whose init died is noticed and
+// dropped even if its pid has since been given to another process.
+//
+// Lookup(pid) maps a process by its pid namespace (st_ino of
+// /proc/PID/ns/pid), looked up in a hash index, and falls back to its cgroup
+// only while some registered container shares the host's pid namespace
+// (docs/containers.md, "From a pid to a container").
+//
+// Thread safety: every member may be called from any thread; lookups share a
+// reader lock, changes take it exclusively. Returned infos are immutable
+// snapshots that stay valid after the container is dropped.
+#ifndef IMMUNE_AGENTS_CONTAINER_MAP_H_
+#define IMMUNE_AGENTS_CONTAINER_MAP_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "immune/agents/container.h"
+#include "immune/agents/container_discovery.h"
+#include "immune/core/error.h"
+
+namespace immune::agents {
+
+class ContainerMap {
+ public:
+  using InfoPtr = std::shared_ptr<const ContainerInfo>;
+
+  // `proc_root` is "/proc" except in tests.
+  explicit ContainerMap(std::string proc_root = "/proc");
+  ~ContainerMap();  // closes the pidfds
+  ContainerMap(const ContainerMap&) = delete;
+  ContainerMap& operator=(const ContainerMap&) = delete;
+
+  // Adds or replaces the container `info.id`. The init process must exist
+  // and, when info.init_start_time is not 0, have that start time; its pid
+  // and mount namespaces, cgroup and root device are then taken from /proc
+  // (not from `info`: /proc is the authority). Errors: kInvalidArgument for
+  // an empty id or no init pid; kNotFound when the init is gone or its start
+  // time differs (the pid was reused), naming both start times.
+  Status Register(ContainerInfo info);
+
+  // Removes the container; false when it was not registered.
+  bool Unregister(std::string_view id);
+
+  // Brings the map in line with a discovery: live containers not yet known
+  // are registered, known ones get the discovered status, stopped ones are
+  // dropped, and so is every container whose init has exited.
+  void Refresh(const DiscoveryResult& discovery);
+
+  // Drops every container whose init has exited; returns how many.
+  std::size_t PruneExited();
+
+  // The container of process `pid`, nullptr for a host process. kNotFound
+  // when the process does not exist, kPermissionDenied when its /proc entry
+  // may not be read (a caller without CAP_SYS_PTRACE over it).
+  Result<InfoPtr> Lookup(pid_t pid);
+
+  // As Lookup(pid), then checks that `pidfd` (a pidfd for `pid`, opened by
+  // the caller before it learnt of the event) still refers to a live process,
+  // so an answer about a recycled pid is never given: kNotFound otherwise.
+  Result<InfoPtr> Lookup(pid_t pid, int pidfd);
+
+  // The container whose root file system is on device `dev`, or nullptr.
+  // Only containers whose root is its own mount (an overlay, as container
+  // engines make them) have a device; one on the host's root device has none.
+  InfoPtr LookupByFilesystem(std::uint64_t dev) const;
+
+  InfoPtr Get(std::string_view id) const;
+  std::vector<ContainerInfo> List() const;  // sorted by id
+  std::size_t size() const;
+
+ private:
+  struct Entry {
+    InfoPtr info;
+    int pidfd = -1;
+    bool by_pidns = false;  // indexed by its pid namespace (not the host's)
+  };
+
+  void EraseLocked(const std::string& id);
+  bool InitExited(const Entry& e) const;
+  Result<InfoPtr> LookupByCgroup(pid_t pid);
+
+  const std::string proc_root_;
+  std::unordered_set<std::uint64_t> host_pidns_;
+  std::uint64_t host_root_dev_ = 0;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, Entry> by_id_;             // guarded by mu_
+  std::unordered_map<std::uint64_t, std::string> by_pidns_;  // guarded by mu_
+  std::size_t cgroup_only_ = 0;                              // guarded by mu_
+};
+
+}  // namespace immune::agents
+
+#endif  // IMMUNE_AGENTS_CONTAINER_MAP_H_
