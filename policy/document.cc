@@ -339,7 +339,10 @@ class DocReader {
       IMMUNE_ASSIGN_OR_RETURN(r.path, Scalar(p, path ? "path" : "path-regex"));
       if (r.path.empty()) return Err(p, "path is empty");
     }
-    if (path && !r.path.starts_with('/')) return Err(p, "path '" + r.path + "' is not absolute");
+    // "boot_aggregate" is IMA's pseudo-path for the boot aggregate entry
+    // (Keylime policies carry it); anything else must be absolute.
+    if (path && !r.path.starts_with('/') && r.path != "boot_aggregate")
+      return Err(p, "path '" + r.path + "' is not absolute");
     if (have_digest) {
       r.kind = path ? RuleKind::kPathDigest : RuleKind::kDigest;
       if (regex) return Err(*regex, "path-regex cannot carry digests");

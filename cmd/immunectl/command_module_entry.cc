@@ -4,6 +4,7 @@
 #include "command_module.h"
 #include "ima_command.h"
 #include "immune/core/module.h"
+#include "policy_command.h"
 #include "tsb_command.h"
 
 extern "C" __attribute__((visibility("default"))) const immune::cli::CommandModuleV1 immune_cli_module_v1 = {

@@ -18,7 +18,7 @@
 namespace {
 
 // Command groups built as modules (command_module.h).
-constexpr std::string_view kModuleGroups[] = {"ima", "chain", "tsb"};
+constexpr std::string_view kModuleGroups[] = {"ima", "chain", "tsb", "policy"};
 
 // The command group the arguments name: the first word that is not an
 // option or the value of -T/--tcti; empty when there is none.
