@@ -189,6 +189,40 @@ TEST(ConfigTest, SampleConfigurationParses) {
   EXPECT_EQ(c->agent_socket_mode, 0600u);
   EXPECT_EQ(c->events_socket_mode, 0660u);
   EXPECT_EQ(c->deny_paths.size(), 2u);
+  EXPECT_EQ(c->policy.paths, std::vector<std::string>{"/etc/immune/policy.d"});
+  EXPECT_FALSE(c->gate.enabled);
+  EXPECT_FALSE(c->gate.fail_open);
+  EXPECT_FALSE(c->gate.overload_allow);
+  EXPECT_EQ(c->gate.memfd_noexec, 2);
+}
+
+TEST(ConfigTest, GateAndPolicySections) {
+  auto c = ParseConfig(
+      "state_dir: /s\npolicy: {paths: [/p], bundle_keys: /k.pub}\ngate:\n  enabled: true\n"
+      "  mounts: [/a, {path: /b, mark: filesystem}]\n  on_overload: allow\n  on_failure: fail-open\n"
+      "  memfd_noexec: leave\n  workers: 4\n",
+      "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->policy.bundle_keys, std::vector<std::string>{"/k.pub"});
+  ASSERT_EQ(c->gate.mounts.size(), 2u);
+  EXPECT_FALSE(c->gate.mounts[0].filesystem);
+  EXPECT_TRUE(c->gate.mounts[1].filesystem);
+  EXPECT_TRUE(c->gate.overload_allow);
+  EXPECT_TRUE(c->gate.fail_open);
+  EXPECT_EQ(c->gate.memfd_noexec, -1);
+  EXPECT_EQ(c->gate.workers, 4u);
+  const std::pair<const char*, const char*> bad[] = {
+      {"gate:\n  on_failure: maybe\n", "t.yaml:3: gate.on_failure: expected fail-closed or fail-open"},
+      {"gate:\n  mounts: [relative]\n", "t.yaml:3: gate.mounts: needs an absolute path"},
+      {"gate:\n  mounts: [{path: /a, mark: inode}]\n", "t.yaml:3: gate.mounts.mark: expected mount or filesystem"},
+      {"gate:\n  enable: true\n", "t.yaml:3: gate.enable: unknown setting"},
+      {"policy:\n  path: /p\n", "t.yaml:3: policy.path: unknown setting"},
+  };
+  for (const auto& [yaml, want] : bad) {
+    auto r = ParseConfig(std::string("state_dir: /s\n") + yaml, "t.yaml");
+    ASSERT_FALSE(r.ok()) << yaml;
+    EXPECT_NE(r.error().message().find(want), std::string::npos) << r.error().message();
+  }
 }
 
 TEST(ConfigTest, CurveSettings) {
