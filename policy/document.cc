@@ -265,7 +265,7 @@ class DocReader {
     if (!n.IsMap()) return Err(n, "an entry must be a digest or a mapping");
     IMMUNE_RETURN_IF_ERROR(CheckDuplicates(n));
     std::optional<YAML::Node> path, regex, unsafe;  // copies, see Read()
-    bool have_digest = false, have_lists = false, have_ima = false, have_keys = false;
+    bool have_digest = false, have_lists = false, have_ima = false, have_keys = false, have_baseline = false;
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string k = it->first.Scalar();
       const YAML::Node v = it->second;
@@ -295,6 +295,10 @@ class DocReader {
       } else if (k == "keys") {
         IMMUNE_ASSIGN_OR_RETURN(r.keys, FileList(v, "keys"));
         have_keys = true;
+      } else if (k == "baseline-of") {
+        IMMUNE_ASSIGN_OR_RETURN(r.path, Scalar(v, "baseline-of"));
+        if (r.path.empty()) return Err(v, "baseline-of names an image");
+        have_baseline = true;
       } else if (k == "ima-signatures") {
         if (!v.IsMap()) return Err(v, "ima-signatures must be a mapping {keys: [FILE...]}");
         IMMUNE_RETURN_IF_ERROR(CheckDuplicates(v));
@@ -311,15 +315,21 @@ class DocReader {
       } else {
         return Err(it->first, "unknown key '" + k +
                                   "' in an entry (expected path, digest, digests, unsafe-path-only, "
-                                  "path-regex, signed-lists, keys, ima-signatures)");
+                                  "path-regex, signed-lists, keys, ima-signatures, baseline-of)");
       }
     }
     const bool is_unsafe = unsafe.has_value() && unsafe->Scalar() == "true";
-    const int forms = (have_lists ? 1 : 0) + (have_ima ? 1 : 0) + ((path || regex || have_digest) ? 1 : 0);
+    const int forms = (have_lists ? 1 : 0) + (have_ima ? 1 : 0) + (have_baseline ? 1 : 0) +
+                      ((path || regex || have_digest) ? 1 : 0);
     if (forms != 1) {
       return Err(n,
                  "an entry must be exactly one of: a digest, a path with digests, an unsafe path, "
-                 "signed-lists, ima-signatures");
+                 "signed-lists, ima-signatures, baseline-of");
+    }
+    if (have_baseline) {
+      if (deny) return Err(n, "baseline-of allows a baseline; it cannot be a deny entry");
+      r.kind = RuleKind::kBaselineOf;
+      return r;
     }
     if (have_keys && !have_lists) return Err(n, "keys belongs to a signed-lists entry");
     if (unsafe && (have_lists || have_ima || have_digest)) {

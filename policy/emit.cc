@@ -61,6 +61,9 @@ void EmitRule(YAML::Emitter& e, const Rule& r) {
       }
       e << YAML::EndMap;
       return;
+    case RuleKind::kBaselineOf:
+      e << YAML::BeginMap << YAML::Key << "baseline-of" << YAML::Value << r.path << YAML::EndMap;
+      return;
     case RuleKind::kImaSignatures:
       e << YAML::BeginMap << YAML::Key << "ima-signatures" << YAML::Value << YAML::BeginMap << YAML::Key << "keys"
         << YAML::Value;

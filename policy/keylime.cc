@@ -148,6 +148,9 @@ Result<KeylimeExport> ExportKeylimeRuntimePolicy(std::span<const Document> docs)
         case RuleKind::kImaSignatures:
           out.dropped.push_back(r.where.ToString() + ": ima-signatures entry (use Keylime keyrings)");
           break;
+        case RuleKind::kBaselineOf:
+          out.dropped.push_back(r.where.ToString() + ": baseline-of " + r.path + " (a ledger reference)");
+          break;
       }
     }
   }

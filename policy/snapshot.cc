@@ -288,6 +288,9 @@ Status AddRule(const Rule& r, std::uint32_t id, RuleSet& set, const CompileOptio
       }
       return OkStatus();
     }
+    case RuleKind::kBaselineOf:
+      return At(r.where, "baseline-of '" + r.path +
+                             "' is resolved from the baseline ledger (immuned's policy.ledger); nothing resolved it here");
     case RuleKind::kImaSignatures: {
       auto ring = std::make_shared<ImaTrustedKeys>();
       for (const std::string& k : r.keys) {

@@ -47,3 +47,8 @@ target_compile_definitions(immuned_gate_test PRIVATE
   IMMUNED_BIN="$<TARGET_FILE:immuned>"
   IMMUNE_OCI_HOOK="$<TARGET_FILE:immune-oci-hook>")
 add_dependencies(immuned_gate_test immuned immune-oci-hook immune-tsb-control)
+
+immune_test(immuned_policy_engine_test
+  SOURCES ${IMMUNED_TESTS_DIR}/immuned_policy_engine_test.cc ${PROJECT_SOURCE_DIR}/chain/test_util.cc
+  DEPS immune_tsbd immune_chain_policy)
+target_include_directories(immuned_policy_engine_test PRIVATE ${PROJECT_SOURCE_DIR}/chain)

@@ -217,6 +217,7 @@ TEST(ConfigTest, GateAndPolicySections) {
       {"gate:\n  mounts: [{path: /a, mark: inode}]\n", "t.yaml:3: gate.mounts.mark: expected mount or filesystem"},
       {"gate:\n  enable: true\n", "t.yaml:3: gate.enable: unknown setting"},
       {"policy:\n  path: /p\n", "t.yaml:3: policy.path: unknown setting"},
+      {"policy:\n  ledger: sqlite:/l\n", "policy.ledger_trust: is required with policy.ledger"},
   };
   for (const auto& [yaml, want] : bad) {
     auto r = ParseConfig(std::string("state_dir: /s\n") + yaml, "t.yaml");

@@ -70,10 +70,18 @@ Status ParsePolicy(std::string_view src, const YAML::Node& v, PolicySection& p) 
       IMMUNE_ASSIGN_OR_RETURN(p.bundle_keys, StrList(src, kv.second, key));
     } else if (key == "policy.learn_dir") {
       IMMUNE_ASSIGN_OR_RETURN(p.learn_dir, Str(src, kv.second, key));
+    } else if (key == "policy.ledger") {
+      IMMUNE_ASSIGN_OR_RETURN(p.ledger, Str(src, kv.second, key));
+    } else if (key == "policy.ledger_trust") {
+      IMMUNE_ASSIGN_OR_RETURN(p.ledger_trust, Str(src, kv.second, key));
+    } else if (key == "policy.ledger_host_image") {
+      IMMUNE_ASSIGN_OR_RETURN(p.ledger_host_image, Str(src, kv.second, key));
     } else {
       return Bad(src, kv.first, key, "unknown setting");
     }
   }
+  if (!p.ledger.empty() && p.ledger_trust.empty())
+    return Bad(src, v, "policy.ledger_trust", "is required with policy.ledger (the operator's trust configuration)");
   return OkStatus();
 }
 

@@ -4,8 +4,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "immune/chain/ledger_policy.h"
+#include "immune/chain/store.h"
+#include "immune/chain/trust.h"
 #include "immune/core/file.h"
 #include "immune/core/log.h"
 #include "immune/policy/bundle.h"
@@ -53,7 +57,7 @@ Result<std::unique_ptr<PolicyEngine>> PolicyEngine::Create(PolicySection section
     Status s = e->bundle_keys_.AddPemFile(k);
     if (!s.ok()) return s.error().WithContext("policy.bundle_keys");
   }
-  if (!e->section_.paths.empty()) {
+  if (!e->section_.paths.empty() || !e->section_.ledger.empty()) {
     IMMUNE_ASSIGN_OR_RETURN(auto docs, e->LoadPaths());
     auto gen = e->Install(std::move(docs), "configuration");
     if (!gen.ok()) return gen.error();
@@ -94,10 +98,73 @@ Result<std::vector<policy::Document>> PolicyEngine::LoadPaths() const {
       for (auto& d : docs) all.push_back(std::move(d));
     }
   }
+  IMMUNE_ASSIGN_OR_RETURN(auto ledger, LoadLedger());
+  for (auto& d : ledger) all.push_back(std::move(d));
   return all;
 }
 
+Result<std::vector<policy::Document>> PolicyEngine::LoadLedger() const {
+  std::vector<policy::Document> all;
+  if (!section_.ledger.empty()) {
+    const std::string where = "policy.ledger " + section_.ledger;
+    IMMUNE_ASSIGN_OR_RETURN(std::string trust_text, ReadTextFile(section_.ledger_trust));
+    auto trust = chain::TrustConfig::FromJson(trust_text);
+    if (!trust.ok()) return trust.error().WithContext(section_.ledger_trust);
+    auto store = chain::OpenStore(section_.ledger, /*create=*/false);
+    if (!store.ok()) return store.error().WithContext(where);
+    chain::LedgerPolicyOptions opt;
+    opt.host_image = section_.ledger_host_image;
+    if (bundle_keys_.size() != 0) opt.bundle_keys = &bundle_keys_;
+    auto lp = chain::PolicyFromLedger(**store, *trust, opt);
+    if (!lp.ok()) return lp.error().WithContext(where);
+    LogInfo(where + ": " + std::to_string(lp->blocks) + " verified blocks, " + std::to_string(lp->file_baselines) +
+            " file baselines, " + std::to_string(lp->policy_bundles) + " policy bundles, " +
+            std::to_string(lp->revoked) + " revoked records left out");
+    for (auto& d : lp->documents) all.push_back(std::move(d));
+  }
+  return all;
+}
+
+namespace {
+
+constexpr std::string_view kLedgerBaselines = "ledger:file-baselines/";
+
+// `baseline-of: IMAGE` entries become the ledger's {path, digest} entries of
+// that image (the documents PolicyFromLedger made); an image the ledger has
+// no baseline of is an error naming the entry.
+Status ResolveBaselineReferences(std::vector<policy::Document>& docs) {
+  std::map<std::string, std::vector<policy::Rule>> baselines;
+  for (const auto& d : docs)
+    if (d.where.file.starts_with(kLedgerBaselines))
+      baselines[d.where.file.substr(kLedgerBaselines.size())] = d.allow;
+  for (auto& d : docs) {
+    bool refers = false;
+    for (const auto& r : d.allow) refers = refers || r.kind == policy::RuleKind::kBaselineOf;
+    if (!refers) continue;
+    std::vector<policy::Rule> expanded;
+    for (auto& r : d.allow) {
+      if (r.kind != policy::RuleKind::kBaselineOf) {
+        expanded.push_back(std::move(r));
+        continue;
+      }
+      auto it = baselines.find(r.path);
+      if (it == baselines.end())
+        return InvalidArgument(r.where.ToString() + ": baseline-of '" + r.path +
+                               "': the ledger (policy.ledger) has no file baselines of that image");
+      for (policy::Rule b : it->second) {
+        b.where = r.where;  // decisions name the referencing entry
+        expanded.push_back(std::move(b));
+      }
+    }
+    d.allow = std::move(expanded);
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 Result<std::uint64_t> PolicyEngine::Install(std::vector<policy::Document> docs, std::string origin) {
+  IMMUNE_RETURN_IF_ERROR(ResolveBaselineReferences(docs));
   std::lock_guard lock(mu_);
   IMMUNE_ASSIGN_OR_RETURN(auto snap, policy::Compile(std::move(docs)));
   const std::uint64_t gen = snap->generation();
@@ -114,6 +181,9 @@ Result<std::uint64_t> PolicyEngine::Reload() {
 
 Result<std::uint64_t> PolicyEngine::Apply(std::string_view text, std::string_view source) {
   IMMUNE_ASSIGN_OR_RETURN(auto docs, LoadText(text, source));
+  // The ledger's baselines stay: an applied text replaces the files' part.
+  IMMUNE_ASSIGN_OR_RETURN(auto ledger, LoadLedger());
+  for (auto& d : ledger) docs.push_back(std::move(d));
   return Install(std::move(docs), std::string(source));
 }
 

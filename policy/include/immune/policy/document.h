@@ -89,12 +89,14 @@ enum class RuleKind : std::uint8_t {
   kPathRegex,      // a Keylime `excludes` regex (imported, weak like kPathGlob)
   kSignedLists,    // `signed-lists: ...`: digests from DSSE-signed digest lists
   kImaSignatures,  // `ima-signatures: {keys: [...]}`: files whose security.ima verifies
+  kBaselineOf,     // `{baseline-of: IMAGE}`: the ledger's file baselines of that image (path in `path`);
+                   // resolved by whoever loads the ledger (immuned) before Compile, which refuses it unresolved
 };
 
 struct Rule {
   RuleKind kind = RuleKind::kDigest;
   std::vector<DigestRef> digests;  // kDigest (one), kPathDigest (one or more)
-  std::string path;                // kPathDigest path, kPathGlob glob, kPathRegex regex
+  std::string path;                // kPathDigest path, kPathGlob glob, kPathRegex regex, kBaselineOf image
   std::vector<std::string> files;  // kSignedLists lists, resolved against the document's directory
   std::vector<std::string> keys;   // kSignedLists / kImaSignatures key files, resolved likewise
   Location where;

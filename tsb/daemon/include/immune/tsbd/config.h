@@ -33,6 +33,13 @@ struct PolicySection {
   std::vector<std::string> bundle_keys;
   // Where learn mode writes its draft policies; empty: <state_dir>/learned.
   std::string learn_dir;
+  // The baseline ledger as a policy source (chain/ledger_policy.h): its
+  // verified file baselines and policy bundles are added to the documents
+  // above. `ledger` is a store location (sqlite:PATH, etcd:...), verified
+  // with the operator's trust configuration `ledger_trust` (required).
+  std::string ledger;
+  std::string ledger_trust;
+  std::string ledger_host_image = "host";  // file baselines of this image apply to the host
 };
 
 // A filesystem the exec gate watches (docs/exec-gate.md).

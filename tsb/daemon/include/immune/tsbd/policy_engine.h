@@ -44,9 +44,10 @@ class PolicyEngine final : public PolicyHook {
 
   // Re-reads the configured paths; the old snapshot stays on error.
   Result<std::uint64_t> Reload();
-  // Replaces the policy with `text` (a YAML/JSON document set, or a DSSE
-  // bundle: required when bundle keys are configured), named `source` in
-  // errors. Returns the new generation.
+  // Replaces the policy files' part with `text` (a YAML/JSON document set,
+  // or a DSSE bundle: required when bundle keys are configured), named
+  // `source` in errors; the ledger's part (policy.ledger) is read again and
+  // kept. Returns the new generation.
   Result<std::uint64_t> Apply(std::string_view text, std::string_view source);
   // Writes learn mode's drafts into the learn directory; returns their paths.
   Result<std::vector<std::string>> WriteLearned();
@@ -59,7 +60,8 @@ class PolicyEngine final : public PolicyHook {
  private:
   PolicyEngine(PolicySection section, std::string state_dir, std::unique_ptr<PolicyHook> fallback);
   Result<std::vector<policy::Document>> LoadText(std::string_view text, std::string_view source) const;
-  Result<std::vector<policy::Document>> LoadPaths() const;
+  Result<std::vector<policy::Document>> LoadPaths() const;  // files, then the ledger
+  Result<std::vector<policy::Document>> LoadLedger() const;  // none without policy.ledger
   Result<std::uint64_t> Install(std::vector<policy::Document> docs, std::string origin);
 
   const PolicySection section_;
