@@ -13,8 +13,10 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "immune/agents/actions.h"
 #include "immune/agents/container_discovery.h"
 #include "immune/agents/container_proc.h"
+#include "immune/agents/overlay_layout.h"
 #include "immune/core/hex.h"
 #include "immune/core/log.h"
 #include "immune/policy/document.h"
@@ -31,42 +33,6 @@ std::string ReadExe(pid_t pid) {
   const std::string link = "/proc/" + std::to_string(pid) + "/exe";
   const ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-}
-
-int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-int PidfdSignal(int pidfd, int sig) {
-  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
-}
-
-// Freezes a container's cgroup: v1 freezer, else the v2 cgroup.freeze.
-Status FreezeCgroup(const std::string& cgroup) {
-  if (cgroup.empty() || cgroup == "/") return InvalidArgument("no cgroup of its own to freeze");
-  const std::pair<std::string, std::string> targets[] = {
-      {"/sys/fs/cgroup/freezer" + cgroup + "/freezer.state", "FROZEN"},
-      {"/sys/fs/cgroup" + cgroup + "/cgroup.freeze", "1"},
-      {"/sys/fs/cgroup/unified" + cgroup + "/cgroup.freeze", "1"}};
-  for (const auto& [file, value] : targets) {
-    std::ofstream out(file);
-    if (!out) continue;
-    out << value << std::flush;
-    if (out) return OkStatus();
-  }
-  return IoError("cgroup " + cgroup + ": no writable freezer");
-}
-
-// SIGKILLs a container's init, checking it is still the process registered.
-Status StopContainer(const ContainerInfo& ct) {
-  const int pidfd = PidfdOpen(ct.init_pid);
-  if (pidfd < 0) return NotFound("init " + std::to_string(ct.init_pid) + " is gone");
-  auto start = ReadProcessStartTime(ct.init_pid);
-  Status s = OkStatus();
-  if (!start.ok() || (ct.init_start_time != 0 && *start != ct.init_start_time)) {
-    s = NotFound("init " + std::to_string(ct.init_pid) + " is no longer the container's (pid reused)");
-  } else if (PidfdSignal(pidfd, SIGKILL) != 0) {
-    s = IoError(std::string("kill init: ") + std::strerror(errno));
-  }
-  ::close(pidfd);
-  return s;
 }
 
 std::uint64_t ScopeKey(const std::string& container_id) {
@@ -165,15 +131,15 @@ void ExecGateAgent::RunActions(policy::ActionSet actions, const GateEvent& ev, c
                                const tsb::MeasurementEntry& e, std::uint64_t seq) {
   std::vector<std::string> done;
   if (policy::Has(actions, policy::Action::kKill)) {
-    const int rc = ev.pidfd >= 0 ? PidfdSignal(ev.pidfd, SIGKILL) : ::kill(ev.pid, SIGKILL);
-    done.push_back(rc == 0 ? "killed pid " + std::to_string(ev.pid)
-                           : "kill pid " + std::to_string(ev.pid) + " failed: " + std::strerror(errno));
+    Status k = KillProcess(ev.pid, ev.pidfd);
+    done.push_back(k.ok() ? "killed pid " + std::to_string(ev.pid)
+                          : "kill pid " + std::to_string(ev.pid) + " failed: " + k.error().message());
   }
   if (policy::Has(actions, policy::Action::kFreeze)) {
     if (!ct) {
       done.push_back("freeze: not in a container");
     } else {
-      Status s = FreezeCgroup(ct->cgroup);
+      Status s = FreezeContainer(*ct);
       done.push_back(s.ok() ? "froze container " + ct->id
                             : "freeze " + ct->id + " failed: " + s.error().message());
     }
@@ -254,6 +220,9 @@ Status ExecGateAgent::Start(tsbd::AgentHost& host, const std::map<std::string, s
                                               [this](const std::string& a) { return RegisterContainer(a); }));
   IMMUNE_RETURN_IF_ERROR(host.RegisterControl(
       "container.unregister", [this](const std::string& a) { return UnregisterContainer(a); }));
+  IMMUNE_ASSIGN_OR_RETURN(overlay_, OverlayMeasurer::Create(OverlayMeasureOptions{}));
+  IMMUNE_RETURN_IF_ERROR(host.RegisterControl(
+      "container.measure", [this](const std::string& a) { return MeasureContainer(a); }));
   IMMUNE_RETURN_IF_ERROR(
       host.RegisterControl("gate.status", [this](const std::string&) -> Result<std::string> {
         if (stopped_) return Unavailable("the exec gate is stopped");
@@ -348,6 +317,84 @@ Result<std::string> ExecGateAgent::UnregisterContainer(const std::string& args_j
     marks_.erase(info->rootfs);
   }
   return json{{"unregistered", args.id}, {"known", known}}.dump();
+}
+
+Result<std::string> ExecGateAgent::MeasureContainer(const std::string& args_json) {
+  if (stopped_) return Unavailable("the exec gate is stopped");
+  const json j = json::parse(args_json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return InvalidArgument("args: not a JSON object");
+  if (!j.contains("id") || !j["id"].is_string() || j["id"].get<std::string>().empty())
+    return InvalidArgument("args.id: the container id is required");
+  const std::string id = j["id"].get<std::string>();
+  std::string image = j.value("image", std::string());
+
+  // The layout: from the registered container's mount, or given (a stopped
+  // container whose overlay is no longer mounted).
+  OverlayLayout layout;
+  if (j.contains("upper") || j.contains("lowers")) {
+    if (!j.contains("lowers") || !j["lowers"].is_array() || j["lowers"].empty())
+      return InvalidArgument("args.lowers: a non-empty list of layer directories, top first");
+    for (const auto& l : j["lowers"]) {
+      if (!l.is_string()) return InvalidArgument("args.lowers: directories are strings");
+      layout.lowers.push_back(l.get<std::string>());
+    }
+    if (j.contains("upper")) {
+      if (!j["upper"].is_string()) return InvalidArgument("args.upper: a directory");
+      layout.upper = j["upper"].get<std::string>();
+    }
+  } else {
+    auto info = containers_.Get(id);
+    if (!info) return NotFound("container " + id + " is not registered; give its lowers and upper");
+    if (image.empty()) image = info->image;
+    IMMUNE_ASSIGN_OR_RETURN(layout, OverlayLayoutForContainer(*info));
+  }
+  IMMUNE_ASSIGN_OR_RETURN(OverlayReport report, overlay_->Measure(layout));
+  IMMUNE_ASSIGN_OR_RETURN(auto entries, OverlayReportEntries(report, OverlayEntryOptions{id, image}));
+
+  // Decide each created/changed file as an exec of it would be, then journal.
+  auto snap = policy_.Current();
+  std::size_t denied = 0;
+  for (auto& e : entries) {
+    e.exe = "(overlay measurement)";
+    if (snap) {
+      const policy::Subject subject{e.container_id, e.image, e.exe, 0};
+      const policy::Object object{e.path, e.file_hash_alg, e.file_digest, {}};
+      const policy::Decision d = snap->Decide(subject, object);
+      e.decision = tsbd::ToTsbDecision(d.verdict);
+      e.rule = std::string(d.rule);
+    } else {
+      tsbd::Verdict v = policy_.Decide(e);
+      e.decision = v.decision;
+      e.rule = v.rule.empty() ? "builtin:allow" : v.rule;
+    }
+    if (e.decision == tsb::Decision::kDeny) ++denied;
+  }
+  if (!entries.empty()) {
+    auto submitted = host_->Submit("exec-gate", entries);
+    if (!submitted.ok()) return submitted.error().WithContext("journal");
+  }
+
+  auto items = [](const std::vector<OverlayItem>& list) {
+    json a = json::array();
+    for (const auto& it : list) a.push_back(it.path);
+    return a;
+  };
+  json reply = {{"id", id},
+                {"image", image},
+                {"created", items(report.created)},
+                {"changed", items(report.changed)},
+                {"deleted", items(report.deleted)},
+                {"unchanged_copied_up", items(report.unchanged_copied_up)},
+                {"inherited", report.inherited},
+                {"hashed_files", report.hashed_files},
+                {"hashed_bytes", report.hashed_bytes},
+                {"layers_cached", report.layers_cached},
+                {"layers_built", report.layers_built},
+                {"layer_files_hashed", report.layer_files_hashed},
+                {"journaled", entries.size()},
+                {"denied", denied},
+                {"warnings", report.warnings}};
+  return reply.dump();
 }
 
 }  // namespace immune::agents

@@ -20,6 +20,8 @@ declare -A seeds=(
   [agent_message_fuzz]=""    # agent messages (JSON): grows its own corpus
   [policy_fuzz]=""           # policy documents, Keylime policies, DSSE bundles
   [oci_state_fuzz]=""        # OCI state, runc state.json, bundle config.json
+  [overlay_fuzz]=""          # mountinfo, overlay mount options, layer manifests
+  [pims_maps_fuzz]=""        # /proc/PID/maps
 )
 
 status=0

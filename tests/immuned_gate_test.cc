@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -76,7 +77,8 @@ class GateWorld {
   // `policy_yaml` goes to <dir>/policy/policy.yaml; `gate_extra` are lines
   // added to the gate section.
   ::testing::AssertionResult Start(const std::string& policy_yaml, const std::string& gate_extra = "",
-                                   const std::vector<std::string>& daemon_args = {}) {
+                                   const std::vector<std::string>& daemon_args = {},
+                                   const std::string& top_extra = "") {
     state_ = dir_.path() + "/state";
     policy_dir_ = dir_.path() + "/policy";
     host_mount_ = dir_.path() + "/hostmnt";
@@ -92,7 +94,7 @@ class GateWorld {
     const std::string config = dir_.path() + "/immuned.yaml";
     WriteText(config, "state_dir: " + state_ + "\ntcti: embedded\npolicy:\n  paths: [" + policy_dir_ +
                           "]\ngate:\n  enabled: true\n  mounts: [" + host_mount_ +
-                          "]\n  memfd_noexec: leave\n" + gate_extra);
+                          "]\n  memfd_noexec: leave\n" + gate_extra + top_extra);
     log_path_ = dir_.path() + "/immuned.log";
     auto d = DaemonProcess::Spawn(config, log_path_, daemon_args);
     if (!d.ok()) return ::testing::AssertionFailure() << d.error().ToString();
@@ -158,11 +160,13 @@ class GateWorld {
   }
 
   const std::string& dir() const { return dir_.path(); }
+  const std::string& lower() const { return lower_; }
   const std::string& host_mount() const { return host_mount_; }
   const std::string& policy_dir() const { return policy_dir_; }
   std::string rootfs(const std::string& id) { return rootfs_[id]; }
   DaemonProcess& daemon() { return *daemon_; }
   Runc& runc() { return *runc_; }
+  OverlayBundle* bundle(std::size_t i) { return bundles_.at(i).get(); }
 
  private:
   ScratchDir dir_;
@@ -381,6 +385,108 @@ TEST(ImmunedGate, FailOpenLetsExecsRunUntilTheDaemonIsBack) {
   EXPECT_TRUE(gated_again) << w.DaemonLog();
   std::printf("[ measured ] fail-open: unprotected window after kill -9: %.0f ms\n",
               std::chrono::duration<double, std::milli>(window).count());
+}
+
+bool HasAlarm(GateWorld& w, const std::string& what, const std::string& detail) {
+  auto alarms = w.Control("alarms");
+  if (!alarms.ok()) return false;
+  for (const auto& a : (*alarms)["alarms"])
+    if (a.dump().find(what) != std::string::npos && a.dump().find(detail) != std::string::npos) return true;
+  return false;
+}
+
+TEST(ImmunedIntegrity, OverlayMeasurementOfARunningPausedAndStoppedContainer) {
+  REQUIRE_HARNESS();
+  GateWorld w;
+  ASSERT_TRUE(w.Start(Policy("enforce")));
+  WriteText(w.lower() + "/etc/motd", "welcome\n");
+  auto id = w.StartContainer("overlay");
+  ASSERT_TRUE(id.ok()) << w.DaemonLog();
+  // Through the overlay from the host (data opens, allowed; a shell's own
+  // redirection would be an interpreter's open, which the gate treats as code).
+  WriteText(w.rootfs(*id) + "/tmp/new.txt", "dropped data\n");
+  WriteText(w.rootfs(*id) + "/etc/motd", "changed\n");
+  ProcessResult r = w.Sh(*id, "rm /bin/cat; echo ok");
+  ASSERT_EQ(r.out, "ok\n") << r.err;
+
+  auto names = [](const json& list) {
+    std::vector<std::string> v;
+    for (const auto& x : list) v.push_back(x.get<std::string>());
+    return v;
+  };
+  using ::testing::Contains;
+  // Running.
+  auto running = w.Control("container.measure", {{"id", *id}});
+  ASSERT_TRUE(running.ok()) << running.error().ToString();
+  EXPECT_THAT(names((*running)["created"]), Contains("/tmp/new.txt")) << running->dump(1);
+  EXPECT_THAT(names((*running)["changed"]), Contains("/etc/motd")) << running->dump(1);
+  EXPECT_THAT(names((*running)["deleted"]), Contains("/bin/cat")) << running->dump(1);
+  EXPECT_GT((*running)["denied"].get<int>(), 0);  // neither file is in the image's baseline
+  EXPECT_TRUE(HasEntry(w.LogEntries(*id), "/etc/motd", "deny"));
+  EXPECT_TRUE(HasAlarm(w, "measurement denied by policy", "/etc/motd"));
+
+  // Paused: measured from the host, nothing inside runs; the layers come from the cache.
+  ASSERT_TRUE(w.runc().Pause(*id).ok());
+  auto paused = w.Control("container.measure", {{"id", *id}});
+  ASSERT_TRUE(paused.ok()) << paused.error().ToString();
+  EXPECT_THAT(names((*paused)["changed"]), Contains("/etc/motd"));
+  EXPECT_EQ((*paused)["layer_files_hashed"], 0) << paused->dump(1);
+  EXPECT_EQ((*paused)["hashed_files"], (*running)["hashed_files"]);  // only the upper dir's files
+  ASSERT_TRUE(w.runc().Resume(*id).ok());
+
+  // Stopped and deleted (unregistered by the poststop hook): by its directories.
+  ASSERT_TRUE(w.runc().Kill(*id).ok());
+  ASSERT_TRUE(w.runc().WaitForStatus(*id, "stopped").ok());
+  ASSERT_TRUE(w.runc().Delete(*id).ok());
+  auto stopped = w.Control("container.measure", {{"id", *id},
+                                                 {"image", "busybox:test"},
+                                                 {"lowers", json::array({w.lower()})},
+                                                 {"upper", w.bundle(0)->upper()}});
+  ASSERT_TRUE(stopped.ok()) << stopped.error().ToString();
+  EXPECT_THAT(names((*stopped)["created"]), Contains("/tmp/new.txt"));
+  EXPECT_THAT(names((*stopped)["deleted"]), Contains("/bin/cat"));
+}
+
+TEST(ImmunedIntegrity, PatchedTextInAContainerIsFoundAndKilled) {
+  REQUIRE_HARNESS();
+  GateWorld w;
+  const std::string policy = "apiVersion: immune/v1\nkind: Policy\nscope: {containers: all}\nmode: enforce\n"
+                             "actions: [deny, kill, alarm]\nallow:\n  - " + FileSha256("/usr/bin/busybox") +
+                             "\n  - " + FileSha256(PIMS_SELF_PATCH) + "\n---\napiVersion: immune/v1\nkind: Policy\n"
+                             "scope: host\n";
+  ASSERT_TRUE(w.Start(policy, "", {}, "integrity:\n  pims_interval_ms: 200\n")) << policy;
+  auto id = w.StartContainer("pims");
+  ASSERT_TRUE(id.ok()) << w.DaemonLog();
+  std::filesystem::copy_file(PIMS_SELF_PATCH, w.rootfs(*id) + "/tmp/selfpatch");
+  // stdin stays open (a pipe from sleep) so the helper waits, patched.
+  auto pid = w.runc().ExecDetached(*id, {"sh", "-c", "sleep 60 | /tmp/selfpatch"});
+  ASSERT_TRUE(pid.ok()) << pid.error().ToString();
+  ASSERT_TRUE(WaitFor([&] { return HasAlarm(w, "process code modified in memory", "selfpatch"); },
+                      std::chrono::seconds(30)))
+      << w.DaemonLog() << policy << json(w.LogEntries()).dump(1);
+  EXPECT_TRUE(HasAlarm(w, "process code modified in memory", "killed pid"));
+  bool logged = false;
+  for (const auto& e : w.LogEntries(*id)) logged = logged || e["rule"] == "pims:modified-text";
+  EXPECT_TRUE(logged);
+  // The patched process is gone; the container goes on.
+  ProcessResult ps = w.Sh(*id, "ps -o comm | grep -c selfpatch; true");
+  EXPECT_EQ(ps.out, "0\n") << ps.out << ps.err;
+}
+
+TEST(ImmunedIntegrity, CriticalFileChangesAreLoggedAndAlarmed) {
+  REQUIRE_HARNESS();
+  GateWorld w;
+  const std::string conf = "/tmp/immune-critical-" + std::to_string(::getpid()) + ".conf";
+  WriteText(conf, "PermitRootLogin no\n");
+  ASSERT_TRUE(w.Start(Policy("enforce"), "", {},
+                      "integrity:\n  watch_critical_files: true\n  critical_files: [" + conf + "]\n"));
+  EXPECT_TRUE(HasEntry(w.LogEntries(), conf, "allow"));  // measured at start
+  WriteText(conf, "PermitRootLogin yes\n");
+  EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "critical configuration file changed", conf); },
+                      std::chrono::seconds(30)))
+      << w.DaemonLog();
+  EXPECT_TRUE(HasEntry(w.LogEntries(), conf, "audit"));
+  ::unlink(conf.c_str());
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common.h"
 #include "control_call.h"
@@ -30,6 +31,9 @@ struct TsbArgs {
   std::string container;
   bool has_container = false;
   std::uint64_t limit = 0;
+  std::vector<std::string> lowers;  // measure: a stopped container's layers
+  std::string upper;
+  std::string image;
 };
 
 DaemonAddress Address(const TsbArgs& a) { return DaemonAddress{a.socket, a.state_dir, a.timeout_ms}; }
@@ -98,6 +102,26 @@ int RunContainers(const GlobalOptions& g, const TsbArgs& a) {
   return kExitOk;
 }
 
+int RunMeasure(const GlobalOptions& g, const TsbArgs& a) {
+  json args = {{"id", a.container}};
+  if (!a.lowers.empty()) args["lowers"] = a.lowers;
+  if (!a.upper.empty()) args["upper"] = a.upper;
+  if (!a.image.empty()) args["image"] = a.image;
+  auto r = Call(g, a, "container.measure", args);
+  if (!r.ok()) return ReportError(r.error());
+  if (a.json) {
+    WriteOut(r->dump(2) + "\n");
+  } else {
+    std::string out;
+    for (const char* k : {"created", "changed", "deleted"})
+      for (const auto& p : (*r)[k]) out += std::string(k) + "  " + p.get<std::string>() + "\n";
+    out += (*r)["hashed_files"].dump() + " files hashed, " + (*r)["inherited"].dump() +
+           " inherited from the image's layers without hashing, " + (*r)["denied"].dump() + " not allowed by policy\n";
+    WriteOut(out);
+  }
+  return (*r)["denied"].get<int>() > 0 ? kExitMismatch : kExitOk;
+}
+
 int RunPcr(const GlobalOptions& g, const TsbArgs& a) {
   auto r = Call(g, a, "pcr", json::object());
   if (!r.ok()) return ReportError(r.error());
@@ -152,6 +176,15 @@ void AddTsbCommands(CLI::App& app, const GlobalOptions& global, int* exit_code) 
       "pcr", "The TSB PCR in the TPM against the journal's replay (exit 1 if they differ)");
   pcr->add_flag("--json", args->json, "As JSON");
   pcr->callback([args, exit_code, &global] { *exit_code = RunPcr(global, *args); });
+
+  CLI::App* measure = tsb->add_subcommand(
+      "measure", "Measure a container's filesystem from its overlay metadata (exit 1 if policy allows not all of it)");
+  measure->add_option("--container", args->container, "The container id")->required();
+  measure->add_option("--lowers", args->lowers, "A stopped container's layer directories, top first");
+  measure->add_option("--upper", args->upper, "A stopped container's upper directory");
+  measure->add_option("--image", args->image, "Its image reference (for a stopped container)");
+  measure->add_flag("--json", args->json, "As JSON");
+  measure->callback([args, exit_code, &global] { *exit_code = RunMeasure(global, *args); });
 }
 
 }  // namespace immune::cli

@@ -12,6 +12,7 @@
 
 #include "immune/agents/exec_gate.h"
 #include "immune/agents/exec_gate_agent.h"
+#include "immune/agents/integrity_agent.h"
 #include "immune/core/log.h"
 #include "immune/tsbd/daemon.h"
 #include "supervisor.h"
@@ -89,7 +90,15 @@ int main(int argc, char** argv) {
   }
   return immune::tsbd::RunDaemonMain(config, state_dir, tcti, [inherited_fd](immune::tsbd::Daemon& d) -> Status {
     const auto& gate = d.config().gate;
-    if (!gate.enabled) return immune::OkStatus();
-    return d.RegisterAgent(std::make_unique<immune::agents::ExecGateAgent>(gate, d.policy(), inherited_fd));
+    immune::agents::ContainerMap* containers = nullptr;
+    if (gate.enabled) {
+      auto agent = std::make_unique<immune::agents::ExecGateAgent>(gate, d.policy(), inherited_fd);
+      containers = &agent->containers();
+      IMMUNE_RETURN_IF_ERROR(d.RegisterAgent(std::move(agent)));
+    }
+    const auto& integrity = d.config().integrity;
+    if (integrity.pims_interval_ms > 0 || integrity.watch_critical_files)
+      return d.RegisterAgent(std::make_unique<immune::agents::IntegrityAgent>(integrity, d.policy(), containers));
+    return immune::OkStatus();
   });
 }

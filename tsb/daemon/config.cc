@@ -154,6 +154,33 @@ Status ParseGate(std::string_view src, const YAML::Node& v, GateSection& g) {
   return OkStatus();
 }
 
+Status ParseIntegrity(std::string_view src, const YAML::Node& v, IntegritySection& in) {
+  if (!v.IsMap()) return Bad(src, v, "integrity", "expected a mapping");
+  for (const auto& kv : v) {
+    const std::string key = "integrity." + kv.first.Scalar();
+    const YAML::Node& n = kv.second;
+    if (key == "integrity.pims_interval_ms") {
+      IMMUNE_ASSIGN_OR_RETURN(auto ms, Uint(src, n, key, 86400000));
+      in.pims_interval_ms = static_cast<std::uint32_t>(ms);
+    } else if (key == "integrity.pims_host") {
+      IMMUNE_ASSIGN_OR_RETURN(in.pims_host, Bool(src, n, key));
+    } else if (key == "integrity.watch_critical_files") {
+      IMMUNE_ASSIGN_OR_RETURN(in.watch_critical_files, Bool(src, n, key));
+    } else if (key == "integrity.critical_files") {
+      IMMUNE_ASSIGN_OR_RETURN(in.critical_files, StrList(src, n, key));
+      for (const auto& f : in.critical_files)
+        if (f.empty() || f[0] != '/') return Bad(src, n, key, "needs absolute paths");
+    } else if (key == "integrity.poll_interval_ms") {
+      IMMUNE_ASSIGN_OR_RETURN(auto ms, Uint(src, n, key, 86400000));
+      if (ms == 0) return Bad(src, n, key, "must be positive");
+      in.poll_interval_ms = static_cast<std::uint32_t>(ms);
+    } else {
+      return Bad(src, kv.first, key, "unknown setting");
+    }
+  }
+  return OkStatus();
+}
+
 Result<DaemonConfig> ParseNode(const YAML::Node& root, std::string_view src) {
   DaemonConfig c;
   if (root.IsNull()) return c;
@@ -223,6 +250,8 @@ Result<DaemonConfig> ParseNode(const YAML::Node& root, std::string_view src) {
       IMMUNE_RETURN_IF_ERROR(ParsePolicy(src, v, c.policy));
     } else if (key == "gate") {
       IMMUNE_RETURN_IF_ERROR(ParseGate(src, v, c.gate));
+    } else if (key == "integrity") {
+      IMMUNE_RETURN_IF_ERROR(ParseIntegrity(src, v, c.integrity));
     } else if (key == "agents") {
       if (!v.IsSequence()) return Bad(src, v, key, "expected a list");
       for (const auto& a : v) {

@@ -142,6 +142,7 @@ struct GateStats {
   std::uint64_t allowed = 0;           // responses FAN_ALLOW, all paths
   std::uint64_t denied = 0;            // responses FAN_DENY, all paths
   std::uint64_t overload_answers = 0;  // answered by the reader: queue full
+  std::uint64_t self_opens = 0;        // the gate's own process's opens, allowed at once
   std::uint64_t shutdown_answers = 0;  // answered during Stop
   std::uint64_t errors = 0;            // answered with error_mode
   std::uint64_t kernel_overflows = 0;  // FAN_Q_OVERFLOW seen

@@ -15,7 +15,13 @@
 //
 // Control commands it adds: container.register / container.unregister (the
 // OCI hook: the reply is sent only once the container's root filesystem is
-// marked, so its first exec is gated), gate.status.
+// marked, so its first exec is gated), gate.status, and container.measure:
+// the container's filesystem measured from its overlay metadata
+// (overlay_measure.h: lower layers hashed once per image, only the upper
+// dir walked), from the host, running, paused or stopped (then with its
+// layer directories given); every created or changed file is decided by
+// the policy and journaled under the container's identity, so a file the
+// image's baseline does not allow raises the daemon's alarm.
 //
 // Thread safety: Start/Stop from the daemon's main thread; the rest is
 // called by the gate's workers and the control thread.
@@ -29,6 +35,7 @@
 
 #include "immune/agents/container_map.h"
 #include "immune/agents/exec_gate.h"
+#include "immune/agents/overlay_measure.h"
 #include "immune/tsbd/agent.h"
 #include "immune/tsbd/config.h"
 #include "immune/tsbd/policy_engine.h"
@@ -56,6 +63,7 @@ class ExecGateAgent final : public tsbd::Agent {
   class PolicyDecider;
   Result<std::string> RegisterContainer(const std::string& args_json);
   Result<std::string> UnregisterContainer(const std::string& args_json);
+  Result<std::string> MeasureContainer(const std::string& args_json);
   // Kill / freeze / stop for a denied event, then an alarm saying what was done.
   void RunActions(policy::ActionSet actions, const GateEvent& ev, const ContainerInfo* ct,
                   const tsb::MeasurementEntry& e, std::uint64_t seq);
@@ -67,6 +75,7 @@ class ExecGateAgent final : public tsbd::Agent {
   ContainerMap containers_;
   std::shared_ptr<PolicyDecider> decider_;
   std::unique_ptr<ExecGate> gate_;
+  std::unique_ptr<OverlayMeasurer> overlay_;
   std::atomic<bool> stopped_{false};
   mutable std::mutex marks_mu_;
   std::map<std::string, std::string> marks_;  // path -> "mount" | "filesystem:<container>"

@@ -68,6 +68,16 @@ struct GateSection {
   std::vector<std::string> runtime_roots;
 };
 
+// Integrity beyond exec (docs/process-integrity.md): running processes'
+// code compared with their files (PIMS), critical configuration files.
+struct IntegritySection {
+  std::uint32_t pims_interval_ms = 0;  // 0: no periodic scan
+  bool pims_host = false;              // host processes too (else registered containers' only)
+  bool watch_critical_files = false;
+  std::vector<std::string> critical_files;  // empty: the defaults (DefaultCriticalFiles)
+  std::uint32_t poll_interval_ms = 5000;    // for /proc files inotify does not see
+};
+
 struct DaemonConfig {
   // Everything the daemon writes lives here (created 0700): journal.db,
   // swtpm/ (embedded TPM state), agent.sock, control.sock, events.sock.
@@ -110,6 +120,7 @@ struct DaemonConfig {
 
   PolicySection policy;
   GateSection gate;
+  IntegritySection integrity;
 
   std::vector<AgentPluginConfig> agents;
   std::string log_level = "info";  // debug, info, warning, error
