@@ -97,9 +97,9 @@ Result<ContainerInfo> ContainerInfoFromJson(const nlohmann::json& j, std::string
   namespace ju = json_util;
   const std::string_view src = where;
   ContainerInfo c;
-  IMMUNE_ASSIGN_OR_RETURN(auto id, ju::String(j, "id", src, "", true));
-  if (id->empty()) return ju::FieldError(src, "/id", "must not be empty");
-  c.id = *id;
+  IMMUNE_ASSIGN_OR_RETURN(std::string id, ju::RequiredString(j, "id", src, ""));
+  if (id.empty()) return ju::FieldError(src, "/id", "must not be empty");
+  c.id = id;
   IMMUNE_ASSIGN_OR_RETURN(auto runtime, ju::String(j, "runtime", src, "", false));
   if (runtime) {
     auto r = ParseContainerRuntime(*runtime);
@@ -159,11 +159,11 @@ nlohmann::json ContainerUnregisterArgsToJson(const ContainerUnregisterArgs& a) {
 Result<ContainerUnregisterArgs> ContainerUnregisterArgsFromJson(const nlohmann::json& args) {
   ContainerUnregisterArgs a;
   IMMUNE_ASSIGN_OR_RETURN(auto stage, json_util::String(args, "stage", "args", "", false));
-  IMMUNE_ASSIGN_OR_RETURN(auto id, json_util::String(args, "id", "args", "", true));
+  IMMUNE_ASSIGN_OR_RETURN(std::string id, json_util::RequiredString(args, "id", "args", ""));
   IMMUNE_ASSIGN_OR_RETURN(auto bundle, json_util::String(args, "bundle", "args", "", false));
-  if (id->empty()) return json_util::FieldError("args", "/id", "must not be empty");
+  if (id.empty()) return json_util::FieldError("args", "/id", "must not be empty");
   a.stage = stage.value_or("");
-  a.id = *id;
+  a.id = id;
   a.bundle = bundle.value_or("");
   return a;
 }

@@ -72,6 +72,14 @@ Result<std::optional<std::string>> String(const json& obj, std::string_view key,
   return std::optional<std::string>(m->get<std::string>());
 }
 
+Result<std::string> RequiredString(const json& obj, std::string_view key, std::string_view source,
+                                   std::string_view path) {
+  IMMUNE_ASSIGN_OR_RETURN(const json* m, Member(obj, key, source, path, true));
+  if (m == nullptr) return FieldError(source, Child(path, key), "is missing");
+  if (!m->is_string()) return FieldError(source, Child(path, key), "must be a string");
+  return m->get<std::string>();
+}
+
 Result<std::optional<std::int64_t>> Int(const json& obj, std::string_view key, std::string_view source,
                                         std::string_view path, bool required) {
   IMMUNE_ASSIGN_OR_RETURN(const json* m, Member(obj, key, source, path, required));

@@ -29,6 +29,10 @@ Error FieldError(std::string_view source, std::string_view path, std::string_vie
 // `required`; a key of the wrong type is always an error.
 Result<std::optional<std::string>> String(const json& obj, std::string_view key, std::string_view source,
                                           std::string_view path, bool required);
+// A member that must be present and a string (no optional to dereference:
+// GCC's -O2 flow analysis cannot see that a required member is engaged).
+Result<std::string> RequiredString(const json& obj, std::string_view key, std::string_view source,
+                                   std::string_view path);
 Result<std::optional<std::int64_t>> Int(const json& obj, std::string_view key, std::string_view source,
                                         std::string_view path, bool required);
 Result<std::optional<std::uint64_t>> Uint(const json& obj, std::string_view key, std::string_view source,

@@ -26,8 +26,8 @@ Result<std::vector<OciHook>> ParseHookList(const json& list, std::string_view so
   for (std::size_t i = 0; i < list.size(); ++i) {
     const std::string here = path + "/" + std::to_string(i);
     OciHook h;
-    IMMUNE_ASSIGN_OR_RETURN(auto p, ju::String(list[i], "path", source, here, true));
-    h.path = *p;
+    IMMUNE_ASSIGN_OR_RETURN(std::string p, ju::RequiredString(list[i], "path", source, here));
+    h.path = p;
     IMMUNE_ASSIGN_OR_RETURN(h.args, ju::StringArray(list[i], "args", source, here));
     IMMUNE_ASSIGN_OR_RETURN(h.env, ju::StringArray(list[i], "env", source, here));
     IMMUNE_ASSIGN_OR_RETURN(auto t, ju::Int(list[i], "timeout", source, here, false));
@@ -44,18 +44,18 @@ Result<OciState> ParseOciState(std::string_view bytes, std::string_view source) 
   IMMUNE_ASSIGN_OR_RETURN(json j, ju::Parse(bytes, source));
   if (!j.is_object()) return ju::FieldError(source, "", "the OCI state must be a JSON object");
   OciState s;
-  IMMUNE_ASSIGN_OR_RETURN(auto v, ju::String(j, "ociVersion", source, "", true));
-  s.oci_version = *v;
-  IMMUNE_ASSIGN_OR_RETURN(auto id, ju::String(j, "id", source, "", true));
-  if (id->empty()) return ju::FieldError(source, "/id", "must not be empty");
-  s.id = *id;
-  IMMUNE_ASSIGN_OR_RETURN(auto status, ju::String(j, "status", source, "", true));
-  s.status = *status;
+  IMMUNE_ASSIGN_OR_RETURN(std::string v, ju::RequiredString(j, "ociVersion", source, ""));
+  s.oci_version = v;
+  IMMUNE_ASSIGN_OR_RETURN(std::string id, ju::RequiredString(j, "id", source, ""));
+  if (id.empty()) return ju::FieldError(source, "/id", "must not be empty");
+  s.id = id;
+  IMMUNE_ASSIGN_OR_RETURN(std::string status, ju::RequiredString(j, "status", source, ""));
+  s.status = status;
   IMMUNE_ASSIGN_OR_RETURN(s.pid, Pid(j, "pid", source, "", false));
-  IMMUNE_ASSIGN_OR_RETURN(auto bundle, ju::String(j, "bundle", source, "", true));
-  if (bundle->empty() || (*bundle)[0] != '/')
+  IMMUNE_ASSIGN_OR_RETURN(std::string bundle, ju::RequiredString(j, "bundle", source, ""));
+  if (bundle.empty() || bundle[0] != '/')
     return ju::FieldError(source, "/bundle", "must be an absolute path");
-  s.bundle = *bundle;
+  s.bundle = bundle;
   IMMUNE_ASSIGN_OR_RETURN(s.annotations, ju::StringMap(j, "annotations", source, ""));
   return s;
 }
@@ -67,9 +67,9 @@ Result<BundleConfig> ParseBundleConfig(std::string_view bytes, std::string_view 
   IMMUNE_ASSIGN_OR_RETURN(auto v, ju::String(j, "ociVersion", source, "", false));
   c.oci_version = v.value_or("");
   if (!j.contains("root")) return ju::FieldError(source, "/root", "is missing");
-  IMMUNE_ASSIGN_OR_RETURN(auto rp, ju::String(j["root"], "path", source, "/root", true));
-  if (rp->empty()) return ju::FieldError(source, "/root/path", "must not be empty");
-  c.root_path = *rp;
+  IMMUNE_ASSIGN_OR_RETURN(std::string rp, ju::RequiredString(j["root"], "path", source, "/root"));
+  if (rp.empty()) return ju::FieldError(source, "/root/path", "must not be empty");
+  c.root_path = rp;
   IMMUNE_ASSIGN_OR_RETURN(auto ro, ju::Bool(j["root"], "readonly", source, "/root", false));
   c.root_readonly = ro.value_or(false);
   IMMUNE_ASSIGN_OR_RETURN(c.annotations, ju::StringMap(j, "annotations", source, ""));
@@ -88,9 +88,9 @@ Result<BundleConfig> ParseBundleConfig(std::string_view bytes, std::string_view 
       for (std::size_t i = 0; i < ns->size(); ++i) {
         const std::string here = "/linux/namespaces/" + std::to_string(i);
         OciNamespace n;
-        IMMUNE_ASSIGN_OR_RETURN(auto t, ju::String((*ns)[i], "type", source, here, true));
+        IMMUNE_ASSIGN_OR_RETURN(std::string t, ju::RequiredString((*ns)[i], "type", source, here));
         IMMUNE_ASSIGN_OR_RETURN(auto p, ju::String((*ns)[i], "path", source, here, false));
-        n.type = *t;
+        n.type = t;
         n.path = p.value_or("");
         c.namespaces.push_back(std::move(n));
       }
@@ -101,11 +101,11 @@ Result<BundleConfig> ParseBundleConfig(std::string_view bytes, std::string_view 
     for (std::size_t i = 0; i < it->size(); ++i) {
       const std::string here = "/mounts/" + std::to_string(i);
       OciMount m;
-      IMMUNE_ASSIGN_OR_RETURN(auto d, ju::String((*it)[i], "destination", source, here, true));
+      IMMUNE_ASSIGN_OR_RETURN(std::string d, ju::RequiredString((*it)[i], "destination", source, here));
       IMMUNE_ASSIGN_OR_RETURN(auto t, ju::String((*it)[i], "type", source, here, false));
       IMMUNE_ASSIGN_OR_RETURN(auto s, ju::String((*it)[i], "source", source, here, false));
       IMMUNE_ASSIGN_OR_RETURN(m.options, ju::StringArray((*it)[i], "options", source, here));
-      m.destination = *d;
+      m.destination = d;
       m.type = t.value_or("");
       m.source = s.value_or("");
       c.mounts.push_back(std::move(m));
@@ -124,16 +124,16 @@ Result<RuncState> ParseRuncState(std::string_view bytes, std::string_view source
   IMMUNE_ASSIGN_OR_RETURN(json j, ju::Parse(bytes, source));
   if (!j.is_object()) return ju::FieldError(source, "", "state.json must be a JSON object");
   RuncState s;
-  IMMUNE_ASSIGN_OR_RETURN(auto id, ju::String(j, "id", source, "", true));
-  s.id = *id;
+  IMMUNE_ASSIGN_OR_RETURN(std::string id, ju::RequiredString(j, "id", source, ""));
+  s.id = id;
   IMMUNE_ASSIGN_OR_RETURN(s.init_pid, Pid(j, "init_process_pid", source, "", true));
   IMMUNE_ASSIGN_OR_RETURN(auto start, ju::Uint(j, "init_process_start", source, "", true));
   s.init_start_time = *start;
   IMMUNE_ASSIGN_OR_RETURN(auto created, ju::String(j, "created", source, "", false));
   s.created = created.value_or("");
   if (!j.contains("config")) return ju::FieldError(source, "/config", "is missing");
-  IMMUNE_ASSIGN_OR_RETURN(auto rootfs, ju::String(j["config"], "rootfs", source, "/config", true));
-  s.rootfs = *rootfs;
+  IMMUNE_ASSIGN_OR_RETURN(std::string rootfs, ju::RequiredString(j["config"], "rootfs", source, "/config"));
+  s.rootfs = rootfs;
   IMMUNE_ASSIGN_OR_RETURN(auto labels, ju::StringArray(j["config"], "labels", source, "/config"));
   for (const std::string& l : labels) {
     const auto eq = l.find('=');
@@ -156,10 +156,10 @@ Result<CrunStatus> ParseCrunStatus(std::string_view bytes, std::string_view sour
   s.process_start_time = start.value_or(0);
   IMMUNE_ASSIGN_OR_RETURN(auto cg, ju::String(j, "cgroup-path", source, "", false));
   s.cgroup_path = cg.value_or("");
-  IMMUNE_ASSIGN_OR_RETURN(auto rootfs, ju::String(j, "rootfs", source, "", true));
-  s.rootfs = *rootfs;
-  IMMUNE_ASSIGN_OR_RETURN(auto bundle, ju::String(j, "bundle", source, "", true));
-  s.bundle = *bundle;
+  IMMUNE_ASSIGN_OR_RETURN(std::string rootfs, ju::RequiredString(j, "rootfs", source, ""));
+  s.rootfs = rootfs;
+  IMMUNE_ASSIGN_OR_RETURN(std::string bundle, ju::RequiredString(j, "bundle", source, ""));
+  s.bundle = bundle;
   IMMUNE_ASSIGN_OR_RETURN(auto created, ju::String(j, "created", source, "", false));
   s.created = created.value_or("");
   return s;
