@@ -44,6 +44,7 @@ struct Pending {
   int pidfd = -1;
   pid_t pid = 0;
   std::uint64_t mask = 0;
+  bool classified = false;  // the reader's fast path counted it already (a miss)
 };
 
 // How a worker's answer came about, for the counters.
@@ -161,18 +162,27 @@ struct ExecGate::Impl {
            std::chrono::duration_cast<std::chrono::nanoseconds>(config.racy_window).count();
   }
 
-  // The decision for one event; an error Result is answered with error_mode.
-  Result<bool> Decide(const Pending& p) {
+  // Counts once per event: the worker does not count again what the
+  // reader's fast path classified before handing it over.
+  static void Count(const Pending& p, std::atomic<std::uint64_t>& c) {
+    if (!p.classified) Bump(c);
+  }
+
+  // What the reader can answer by itself, without hashing or deciding: a
+  // non-regular file, a data open, a cached answer (set in `out`). Otherwise
+  // fills `ev` and `key` for Decide and returns nullopt. The hot path: runs
+  // on the reader thread, so a cached exec is answered without a handoff.
+  Result<std::optional<bool>> Classify(const Pending& p, GateEvent& ev, DecisionKey& key,
+                                       std::uint64_t& generation) {
     struct stat st {};
     if (fstat(p.fd, &st) != 0) return IoError(Errno("fstat of event fd " + std::to_string(p.fd)));
     if (!S_ISREG(st.st_mode)) {
-      Bump(counters.non_regular);
-      return true;
+      Count(p, counters.non_regular);
+      return std::optional<bool>(true);
     }
-    GateEvent ev;
     if (p.mask & FAN_OPEN_EXEC_PERM) {
       ev.kind = CodeKind::kExec;
-      Bump(counters.execs);
+      Count(p, counters.execs);
     } else {
       IMMUNE_ASSIGN_OR_RETURN(Content content, SniffContent(p.fd));
       if (content == Content::kElf) {
@@ -182,10 +192,10 @@ struct ExecGate::Impl {
       } else if (IsInterpreterProcess(p.pid, config.interpreters)) {
         ev.kind = CodeKind::kInterpreted;
       } else {
-        Bump(counters.data_opens);
-        return true;
+        Count(p, counters.data_opens);
+        return std::optional<bool>(true);
       }
-      Bump(counters.code_opens);
+      Count(p, counters.code_opens);
     }
     ev.pid = p.pid;
     ev.pidfd = p.pidfd;
@@ -197,12 +207,22 @@ struct ExecGate::Impl {
     ev.version.mtime_ns = Ns(st.st_mtim);
     ev.version.ctime_ns = Ns(st.st_ctim);
 
-    const DecisionKey key{decider->ScopeOf(ev), ev.version.dev, ev.version.ino};
-    const std::uint64_t generation = decider->Generation();
+    key = DecisionKey{decider->ScopeOf(ev), ev.version.dev, ev.version.ino};
+    generation = decider->Generation();
     if (std::optional<bool> hit = cache.Lookup(key, ev.version, generation)) {
-      Bump(counters.cache_hits);
-      return *hit;
+      Count(p, counters.cache_hits);
+      return hit;
     }
+    return std::optional<bool>();
+  }
+
+  // The decision for one event; an error Result is answered with error_mode.
+  Result<bool> Decide(const Pending& p) {
+    GateEvent ev;
+    DecisionKey key;
+    std::uint64_t generation = 0;
+    IMMUNE_ASSIGN_OR_RETURN(std::optional<bool> quick, Classify(p, ev, key, generation));
+    if (quick) return *quick;
     Bump(counters.cache_misses);
     IMMUNE_ASSIGN_OR_RETURN(tsb::FileMeasurement m, measure.MeasureFile(p.fd));
     ev.digest = std::move(m.digest);
@@ -247,6 +267,27 @@ struct ExecGate::Impl {
         queue.pop_front();
       }
       Handle(p);
+    }
+  }
+
+  // The reader's fast path: answers what Classify settles (cached answers,
+  // data, non-regular files); false leaves the event to the workers (a miss,
+  // an error, a Decider that throws in ScopeOf: they answer those).
+  bool AnswerQuickly(Pending& p) {
+    try {
+      GateEvent ev;
+      DecisionKey key;
+      std::uint64_t generation = 0;
+      Result<std::optional<bool>> r = Classify(p, ev, key, generation);
+      if (!r.ok()) return false;  // the worker retries and answers with the error mode
+      if (!r->has_value()) {
+        p.classified = true;
+        return false;
+      }
+      Finish(p, **r);
+      return true;
+    } catch (...) {
+      return false;
     }
   }
 
@@ -304,7 +345,7 @@ struct ExecGate::Impl {
         Finish(p, true);
       } else if (p.fd >= 0 && (p.mask & kPermMask)) {
         Bump(counters.events);
-        Dispatch(p);
+        if (!AnswerQuickly(p)) Dispatch(p);
       } else {
         if (p.fd >= 0) close(p.fd);
         if (p.pidfd >= 0) close(p.pidfd);
