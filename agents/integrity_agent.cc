@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
@@ -158,34 +159,38 @@ Status IntegrityAgent::Start(tsbd::AgentHost& host, const std::map<std::string, 
         po, [this] { return Targets(); }, [this](const PimsViolation& v) { OnViolation(v); });
     IMMUNE_RETURN_IF_ERROR(scanner_->Start());
   }
-  if (config_.watch_critical_files) {
-    ConfigWatch::Options wo;
-    wo.poll_interval = std::chrono::milliseconds(config_.poll_interval_ms);
-    watch_ = std::make_unique<ConfigWatch>(wo, [this](const ConfigChange& c) { OnConfigChange(c); });
-    const auto files = config_.critical_files.empty() ? DefaultCriticalFiles() : config_.critical_files;
-    for (const auto& f : files) {
-      Status s = watch_->Add(f);
-      if (!s.ok()) return s.error().WithContext("integrity.critical_files");
-    }
-    IMMUNE_RETURN_IF_ERROR(watch_->Start());
-    // The measurements at start go into the log as well (IMA measures
-    // policy-named files at first use; these are measured at start).
-    std::vector<tsb::MeasurementEntry> entries;
-    for (const auto& m : watch_->Snapshot()) {
-      if (!m.digest) continue;
-      tsb::MeasurementEntry e;
-      e.path = m.path;
-      e.exe = "(configuration watch)";
-      e.file_digest = *m.digest;
-      e.decision = tsb::Decision::kAllow;
-      e.rule = "config:measured";
-      entries.push_back(std::move(e));
-    }
-    if (!entries.empty()) {
-      auto r = host.Submit("integrity", entries);
-      if (!r.ok()) return r.error().WithContext("integrity: journal");
-    }
+  // Critical files: the configured ones (or the defaults) and every file a
+  // policy document names in critical-files, now and after each reload.
+  ConfigWatch::Options wo;
+  wo.poll_interval = std::chrono::milliseconds(config_.poll_interval_ms);
+  watch_ = std::make_unique<ConfigWatch>(wo, [this](const ConfigChange& c) { OnConfigChange(c); });
+  std::vector<std::string> files;
+  if (config_.watch_critical_files)
+    files = config_.critical_files.empty() ? DefaultCriticalFiles() : config_.critical_files;
+  for (const auto& f : files) {
+    Status s = watch_->Add(f);
+    if (!s.ok()) return s.error().WithContext("integrity.critical_files");
   }
+  IMMUNE_RETURN_IF_ERROR(watch_->Start());
+  IMMUNE_RETURN_IF_ERROR(JournalMeasured(files));
+  policy_.AddInstallListener([this](const policy::Snapshot& snap) {
+    std::vector<std::string> named;
+    for (const auto& d : snap.documents())
+      for (const auto& f : d.critical_files) named.push_back(f);
+    std::vector<std::string> added;
+    for (const auto& f : named) {
+      if (watched_.insert(f).second) {
+        if (Status s = watch_->Add(f); !s.ok()) LogWarning("integrity: " + s.error().ToString());
+        added.push_back(f);
+      }
+    }
+    // On the installing thread (start, or a control request): journaling
+    // here waits for the writer, which never waits on policy installs.
+    if (!added.empty()) {
+      Status s = JournalMeasured(added);
+      if (!s.ok()) LogWarning("integrity: " + s.error().ToString());
+    }
+  });
   IMMUNE_RETURN_IF_ERROR(host.RegisterControl("integrity.status", [this](const std::string&) -> Result<std::string> {
     if (stopped_) return Unavailable("the integrity agent is stopped");
     return StatusJson();
@@ -195,6 +200,26 @@ Status IntegrityAgent::Start(tsbd::AgentHost& host, const std::map<std::string, 
     if (!scanner_->ScanNow(std::chrono::seconds(30))) return Unavailable("the scan did not finish within 30 s");
     return StatusJson();
   }));
+  return OkStatus();
+}
+
+Status IntegrityAgent::JournalMeasured(const std::vector<std::string>& paths) {
+  // The measurements at start go into the log as well (IMA measures
+  // policy-named files at first use; these are measured when named).
+  std::vector<tsb::MeasurementEntry> entries;
+  for (const auto& m : watch_->Snapshot()) {
+    if (!m.digest || std::find(paths.begin(), paths.end(), m.path) == paths.end()) continue;
+    tsb::MeasurementEntry e;
+    e.path = m.path;
+    e.exe = "(configuration watch)";
+    e.file_digest = *m.digest;
+    e.decision = tsb::Decision::kAllow;
+    e.rule = "config:measured";
+    entries.push_back(std::move(e));
+  }
+  if (entries.empty()) return OkStatus();
+  auto r = host_->Submit("integrity", entries);
+  if (!r.ok()) return r.error().WithContext("integrity: journal");
   return OkStatus();
 }
 

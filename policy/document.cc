@@ -139,6 +139,11 @@ class DocReader {
         IMMUNE_RETURN_IF_ERROR(ReadRules(value, k == "deny", k == "allow" ? doc.allow : doc.deny));
       } else if (k == "interpreters") {
         IMMUNE_ASSIGN_OR_RETURN(doc.interpreters, StringList(value, "interpreters"));
+      } else if (k == "critical-files") {
+        IMMUNE_ASSIGN_OR_RETURN(doc.critical_files, StringList(value, "critical-files"));
+        for (std::size_t i = 0; i < doc.critical_files.size(); ++i)
+          if (!doc.critical_files[i].starts_with('/'))
+            return Err(value[i], "critical file '" + doc.critical_files[i] + "' is not an absolute path");
       } else if (k == "actions") {
         IMMUNE_ASSIGN_OR_RETURN(std::vector<std::string> names, StringList(value, "actions"));
         ActionSet set = 0;
@@ -155,7 +160,7 @@ class DocReader {
       } else {
         return Err(key, "unknown key '" + k +
                             "' (expected apiVersion, kind, name, description, scope, mode, "
-                            "allow, deny, interpreters, actions)");
+                            "allow, deny, interpreters, actions, critical-files)");
       }
     }
     if (!have_api) return Err(root, "missing 'apiVersion: " + std::string(kApiVersion) + "'");

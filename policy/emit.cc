@@ -98,6 +98,10 @@ std::string DocumentsToYaml(std::span<const Document> docs) {
       e << YAML::Key << "interpreters" << YAML::Value;
       EmitStrings(e, *d.interpreters);
     }
+    if (!d.critical_files.empty()) {
+      e << YAML::Key << "critical-files" << YAML::Value;
+      EmitStrings(e, d.critical_files);
+    }
     if (d.actions) {
       e << YAML::Key << "actions" << YAML::Value << YAML::Flow << YAML::BeginSeq;
       for (Action a : {Action::kDeny, Action::kKill, Action::kFreeze, Action::kStop, Action::kAlarm}) {

@@ -20,6 +20,7 @@ deny:
   - {path: /usr/bin/nc}
 interpreters: [bash, "python3*"]
 actions: [deny, kill, alarm]
+critical-files: [/etc/ssh/sshd_config]
 ---
 apiVersion: immune/v1
 kind: Policy
@@ -51,6 +52,7 @@ TEST(Emit, DocumentsRoundTripThroughYaml) {
     EXPECT_EQ(x.mode, y.mode);
     EXPECT_EQ(x.interpreters, y.interpreters);
     EXPECT_EQ(x.actions, y.actions);
+    EXPECT_EQ(x.critical_files, y.critical_files);
     ExpectSameRules(x.allow, y.allow);
     ExpectSameRules(x.deny, y.deny);
   }

@@ -489,5 +489,22 @@ TEST(ImmunedIntegrity, CriticalFileChangesAreLoggedAndAlarmed) {
   ::unlink(conf.c_str());
 }
 
+TEST(ImmunedIntegrity, CriticalFilesNamedInPolicyAreWatchedFromTheirApply) {
+  REQUIRE_HARNESS();
+  GateWorld w;
+  const std::string conf = "/tmp/immune-critical-policy-" + std::to_string(::getpid()) + ".conf";
+  WriteText(conf, "net.ipv4.ip_forward = 0\n");
+  ASSERT_TRUE(w.Start(Policy("enforce")));
+  auto applied = w.Control("policy.apply", {{"text", Policy("enforce") + "critical-files: [" + conf + "]\n"},
+                                            {"source", "critical.yaml"}});
+  ASSERT_TRUE(applied.ok()) << applied.error().ToString();
+  EXPECT_TRUE(HasEntry(w.LogEntries(), conf, "allow"));  // measured when named
+  WriteText(conf, "net.ipv4.ip_forward = 1\n");
+  EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "critical configuration file changed", conf); },
+                      std::chrono::seconds(30)))
+      << w.DaemonLog();
+  ::unlink(conf.c_str());
+}
+
 }  // namespace
 }  // namespace immune::tsbd::testing

@@ -96,9 +96,8 @@ int main(int argc, char** argv) {
       containers = &agent->containers();
       IMMUNE_RETURN_IF_ERROR(d.RegisterAgent(std::move(agent)));
     }
-    const auto& integrity = d.config().integrity;
-    if (integrity.pims_interval_ms > 0 || integrity.watch_critical_files)
-      return d.RegisterAgent(std::make_unique<immune::agents::IntegrityAgent>(integrity, d.policy(), containers));
-    return immune::OkStatus();
+    // Always: policy documents may name critical files at any reload.
+    return d.RegisterAgent(
+        std::make_unique<immune::agents::IntegrityAgent>(d.config().integrity, d.policy(), containers));
   });
 }

@@ -168,10 +168,17 @@ Result<std::uint64_t> PolicyEngine::Install(std::vector<policy::Document> docs, 
   std::lock_guard lock(mu_);
   IMMUNE_ASSIGN_OR_RETURN(auto snap, policy::Compile(std::move(docs)));
   const std::uint64_t gen = snap->generation();
+  for (const auto& l : listeners_) l(*snap);
   store_.Swap(std::move(snap));
   origin_ = std::move(origin);
   LogInfo("policy generation " + std::to_string(gen) + " from " + origin_);
   return gen;
+}
+
+void PolicyEngine::AddInstallListener(std::function<void(const policy::Snapshot&)> listener) {
+  std::lock_guard lock(mu_);
+  if (auto snap = store_.Current()) listener(*snap);
+  listeners_.push_back(std::move(listener));
 }
 
 Result<std::uint64_t> PolicyEngine::Reload() {

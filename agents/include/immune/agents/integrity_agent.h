@@ -7,8 +7,9 @@
 //    an exec of that code would be (nothing allows it: a deny, or an audit in
 //    permissive mode), an alarm, and the policy's actions (kill the process,
 //    freeze or stop its container);
-//  - critical configuration files (config_watch.h) measured at start and on
-//    every change: an entry ("config:changed") and a warning alarm.
+//  - critical configuration files (config_watch.h): the configured ones and
+//    those policy documents name (critical-files), measured when named and
+//    on every change: an entry ("config:changed") and a warning alarm.
 // Control commands: integrity.status, integrity.scan (a PIMS period now).
 //
 // Thread safety: Start/Stop from the daemon's main thread; callbacks run on
@@ -18,6 +19,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -45,6 +47,7 @@ class IntegrityAgent final : public tsbd::Agent {
   void OnViolation(const PimsViolation& v);
   void OnConfigChange(const ConfigChange& c);
   std::string StatusJson() const;
+  Status JournalMeasured(const std::vector<std::string>& paths);
 
   const tsbd::IntegritySection config_;
   tsbd::PolicyEngine& policy_;
@@ -52,6 +55,7 @@ class IntegrityAgent final : public tsbd::Agent {
   tsbd::AgentHost* host_ = nullptr;
   std::unique_ptr<PimsScanner> scanner_;
   std::unique_ptr<ConfigWatch> watch_;
+  std::set<std::string> watched_;  // policy-named files already added (installing thread; installs are serialised)
   std::atomic<bool> stopped_{false};
   std::atomic<std::uint64_t> violations_{0}, config_changes_{0};
 };

@@ -110,6 +110,9 @@ struct Document {
   std::vector<Rule> deny;
   std::optional<std::vector<std::string>> interpreters;  // unset: inherit (default list)
   std::optional<ActionSet> actions;                      // unset: inherit (default deny, alarm)
+  // `critical-files: [PATH...]`: configuration files immuned measures when
+  // named and on every change (the integrity agent); absolute paths.
+  std::vector<std::string> critical_files;
   // Keylime runtime-policy members Immune does not enforce, kept verbatim
   // (JSON text by member name) so an export gives them back.
   std::vector<std::pair<std::string, std::string>> keylime_extra;

@@ -13,6 +13,7 @@
 #ifndef IMMUNE_TSBD_POLICY_ENGINE_H_
 #define IMMUNE_TSBD_POLICY_ENGINE_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,11 @@ class PolicyEngine final : public PolicyHook {
   // {"generation":..,"documents":[{"scope":..,"mode":..,"source":..}],"learned":N,...}
   std::string StatusJson() const;
 
+  // Called with every snapshot installed from now on (and at once with the
+  // current one), on the installing thread: agents that follow the policy
+  // (the integrity agent's critical files) hook in here.
+  void AddInstallListener(std::function<void(const policy::Snapshot&)> listener);
+
   // PolicyHook: entries of remote agents (no security.ima at hand).
   Verdict Decide(const tsb::MeasurementEntry& entry) override;
 
@@ -72,6 +78,7 @@ class PolicyEngine final : public PolicyHook {
   policy::Learner learner_;
   mutable std::mutex mu_;  // serialises Install; guards origin_
   std::string origin_;     // where the current snapshot came from
+  std::vector<std::function<void(const policy::Snapshot&)>> listeners_;  // guarded by mu_
 };
 
 // The tsb decision an entry gets for a policy verdict: kAllow -> allow,
