@@ -172,6 +172,7 @@ Status ExecGateAgent::Start(tsbd::AgentHost& host, const std::map<std::string, s
   GateConfig gc;
   gc.inherited_fd = inherited_fd_;
   gc.gate_code_opens = config_.code_opens;
+  gc.use_pidfd = config_.report_pidfd;
   gc.queue_capacity = config_.queue_capacity;
   gc.workers = static_cast<unsigned>(config_.workers);
   gc.overload_mode = config_.overload_allow ? FailMode::kOpen : FailMode::kClosed;

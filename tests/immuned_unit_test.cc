@@ -200,7 +200,7 @@ TEST(ConfigTest, GateAndPolicySections) {
   auto c = ParseConfig(
       "state_dir: /s\npolicy: {paths: [/p], bundle_keys: /k.pub}\ngate:\n  enabled: true\n"
       "  mounts: [/a, {path: /b, mark: filesystem}]\n  on_overload: allow\n  on_failure: fail-open\n"
-      "  memfd_noexec: leave\n  workers: 4\n",
+      "  memfd_noexec: leave\n  workers: 4\n  report_pidfd: false\n",
       "t.yaml");
   ASSERT_TRUE(c.ok()) << c.error().ToString();
   EXPECT_EQ(c->policy.bundle_keys, std::vector<std::string>{"/k.pub"});
@@ -211,6 +211,7 @@ TEST(ConfigTest, GateAndPolicySections) {
   EXPECT_TRUE(c->gate.fail_open);
   EXPECT_EQ(c->gate.memfd_noexec, -1);
   EXPECT_EQ(c->gate.workers, 4u);
+  EXPECT_FALSE(c->gate.report_pidfd);
   const std::pair<const char*, const char*> bad[] = {
       {"gate:\n  on_failure: maybe\n", "t.yaml:3: gate.on_failure: expected fail-closed or fail-open"},
       {"gate:\n  mounts: [relative]\n", "t.yaml:3: gate.mounts: needs an absolute path"},

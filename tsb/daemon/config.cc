@@ -120,6 +120,8 @@ Status ParseGate(std::string_view src, const YAML::Node& v, GateSection& g) {
       }
     } else if (key == "gate.code_opens") {
       IMMUNE_ASSIGN_OR_RETURN(g.code_opens, Bool(src, n, key));
+    } else if (key == "gate.report_pidfd") {
+      IMMUNE_ASSIGN_OR_RETURN(g.report_pidfd, Bool(src, n, key));
     } else if (key == "gate.workers") {
       IMMUNE_ASSIGN_OR_RETURN(auto w, Uint(src, n, key, 64));
       if (w == 0) return Bad(src, n, key, "must be positive");

@@ -53,6 +53,9 @@ struct GateSection {
   bool enabled = false;
   std::vector<GateMount> mounts;
   bool code_opens = true;  // FAN_OPEN_PERM too: scripts, libraries, ld.so ./binary
+  // FAN_REPORT_PIDFD: a pidfd with every event, so a recycled pid is never
+  // attributed or killed (costs the kernel a pidfd per event).
+  bool report_pidfd = true;
   std::size_t workers = 2;
   std::size_t queue_capacity = 4096;
   bool overload_allow = false;  // a full queue answers deny (fail-closed) unless set
