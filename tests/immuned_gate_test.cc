@@ -200,6 +200,14 @@ bool HasEntry(const std::vector<json>& entries, const std::string& path_suffix, 
   return false;
 }
 
+bool HasAlarm(GateWorld& w, const std::string& what, const std::string& detail) {
+  auto alarms = w.Control("alarms");
+  if (!alarms.ok()) return false;
+  for (const auto& a : (*alarms)["alarms"])
+    if (a.dump().find(what) != std::string::npos && a.dump().find(detail) != std::string::npos) return true;
+  return false;
+}
+
 TEST(ImmunedGate, EnforceAllowsBaselineAndDeniesDroppedProgramsInAContainer) {
   REQUIRE_HARNESS();
   GateWorld w;
@@ -235,9 +243,9 @@ TEST(ImmunedGate, EnforceAllowsBaselineAndDeniesDroppedProgramsInAContainer) {
     EXPECT_EQ(e["template"], "immune-ct");
     EXPECT_EQ(e["image"], "busybox:test");
   }
-  auto alarms = w.Control("alarms");
-  ASSERT_TRUE(alarms.ok());
-  EXPECT_NE(alarms->dump().find("/tmp/true"), std::string::npos);
+  // Alarms are published after the journal commit that the gate waits for.
+  EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "measurement denied by policy", "/tmp/true"); },
+                      std::chrono::seconds(10)));
 }
 
 TEST(ImmunedGate, PermissiveOnlyLogsWhatEnforceWouldDeny) {
@@ -387,13 +395,6 @@ TEST(ImmunedGate, FailOpenLetsExecsRunUntilTheDaemonIsBack) {
               std::chrono::duration<double, std::milli>(window).count());
 }
 
-bool HasAlarm(GateWorld& w, const std::string& what, const std::string& detail) {
-  auto alarms = w.Control("alarms");
-  if (!alarms.ok()) return false;
-  for (const auto& a : (*alarms)["alarms"])
-    if (a.dump().find(what) != std::string::npos && a.dump().find(detail) != std::string::npos) return true;
-  return false;
-}
 
 TEST(ImmunedIntegrity, OverlayMeasurementOfARunningPausedAndStoppedContainer) {
   REQUIRE_HARNESS();
@@ -423,7 +424,9 @@ TEST(ImmunedIntegrity, OverlayMeasurementOfARunningPausedAndStoppedContainer) {
   EXPECT_THAT(names((*running)["deleted"]), Contains("/bin/cat")) << running->dump(1);
   EXPECT_GT((*running)["denied"].get<int>(), 0);  // neither file is in the image's baseline
   EXPECT_TRUE(HasEntry(w.LogEntries(*id), "/etc/motd", "deny"));
-  EXPECT_TRUE(HasAlarm(w, "measurement denied by policy", "/etc/motd"));
+  // Alarms are published after the journal commit that Submit waits for.
+  EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "measurement denied by policy", "/etc/motd"); },
+                      std::chrono::seconds(10)));
 
   // Paused: measured from the host, nothing inside runs; the layers come from the cache.
   ASSERT_TRUE(w.runc().Pause(*id).ok());
