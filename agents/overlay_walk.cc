@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "immune/core/fd.h"
+
 namespace immune::agents::overlay_internal {
 
 namespace {
@@ -18,19 +20,7 @@ namespace {
 // Deeper trees than this are refused: one fd is open per level.
 constexpr int kMaxDepth = 512;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 std::string Errno(const std::string& path, const char* what) {
   return path + ": " + what + ": " + std::strerror(errno);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "immune/core/fd.h"
 #include "immune/agents/pims.h"
 #include "immune/core/digest.h"
 #include "immune/core/file.h"
@@ -17,19 +18,7 @@ namespace immune::agents {
 namespace {
 
 // Closes a descriptor when it goes out of scope.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 std::string Errno() { return std::strerror(errno); }
 

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 
+#include "immune/core/fd.h"
+
 namespace immune {
 
 namespace {
@@ -14,20 +16,7 @@ std::string Errno(const std::string& what, const std::string& path) {
   return path + ": " + what + ": " + std::strerror(errno);
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 }  // namespace
 
 Result<Bytes> ReadFile(const std::string& path) {

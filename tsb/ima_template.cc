@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "immune/core/ima_signature.h"
+
 namespace immune::tsb::internal {
 namespace {
 
@@ -45,39 +47,6 @@ constexpr BuiltinTemplate kBuiltins[] = {
     {"ima-buf", "d-ng|n-ng|buf"},
     {"ima-modsig", "d-ng|n-ng|sig|d-modsig|modsig"},
     {"evm-sig", "d-ng|n-ng|evmsig|xattrnames|xattrlengths|xattrvalues|iuid|igid|imode"},
-};
-
-struct ImaHashName {
-  std::string_view name;
-  std::optional<HashAlg> alg;
-};
-
-// include/uapi/linux/hash_info.h enum hash_algo, indexed by its value, with
-// the names of crypto/hash_info.c hash_algo_name[].
-constexpr ImaHashName kImaHashAlgos[] = {
-    {"md4", std::nullopt},
-    {"md5", std::nullopt},
-    {"sha1", HashAlg::kSha1},
-    {"rmd160", std::nullopt},
-    {"sha256", HashAlg::kSha256},
-    {"sha384", HashAlg::kSha384},
-    {"sha512", HashAlg::kSha512},
-    {"sha224", std::nullopt},
-    {"rmd128", std::nullopt},
-    {"rmd256", std::nullopt},
-    {"rmd320", std::nullopt},
-    {"wp256", std::nullopt},
-    {"wp384", std::nullopt},
-    {"wp512", std::nullopt},
-    {"tgr128", std::nullopt},
-    {"tgr160", std::nullopt},
-    {"tgr192", std::nullopt},
-    {"sm3", HashAlg::kSm3_256},
-    {"streebog256", std::nullopt},
-    {"streebog512", std::nullopt},
-    {"sha3-256", HashAlg::kSha3_256},
-    {"sha3-384", HashAlg::kSha3_384},
-    {"sha3-512", HashAlg::kSha3_512},
 };
 
 std::optional<FieldKind> FieldFromId(std::string_view id) {
@@ -190,9 +159,12 @@ TemplateDesc LookupTemplate(std::string_view name) {
   return ParseFormat(name);
 }
 
+// The kernel's hash_algo table lives in core (core/ima_signature.h): walked
+// by id until the names run out.
 std::optional<HashAlg> HashAlgFromImaName(std::string_view name) {
-  for (const auto& a : kImaHashAlgos) {
-    if (a.name == name) return a.alg;
+  for (unsigned id = 0; id < 256 && !immune::ImaHashAlgoName(static_cast<std::uint8_t>(id)).empty(); ++id) {
+    if (immune::ImaHashAlgoName(static_cast<std::uint8_t>(id)) == name)
+      return immune::HashAlgFromImaHashAlgo(static_cast<std::uint8_t>(id));
   }
   if (name == "sm3_256" || name == "sm3-256") return HashAlg::kSm3_256;
   if (name == "sha3_256") return HashAlg::kSha3_256;
@@ -202,21 +174,15 @@ std::optional<HashAlg> HashAlgFromImaName(std::string_view name) {
 }
 
 bool IsKnownImaHashName(std::string_view name) {
-  for (const auto& a : kImaHashAlgos) {
-    if (a.name == name) return true;
+  for (unsigned id = 0; id < 256 && !immune::ImaHashAlgoName(static_cast<std::uint8_t>(id)).empty(); ++id) {
+    if (immune::ImaHashAlgoName(static_cast<std::uint8_t>(id)) == name) return true;
   }
   return HashAlgFromImaName(name).has_value();
 }
 
-std::optional<HashAlg> HashAlgFromImaId(std::uint8_t id) {
-  if (id >= std::size(kImaHashAlgos)) return std::nullopt;
-  return kImaHashAlgos[id].alg;
-}
+std::optional<HashAlg> HashAlgFromImaId(std::uint8_t id) { return immune::HashAlgFromImaHashAlgo(id); }
 
-std::string_view ImaHashAlgoName(std::uint8_t id) {
-  if (id >= std::size(kImaHashAlgos)) return {};
-  return kImaHashAlgos[id].name;
-}
+std::string_view ImaHashAlgoName(std::uint8_t id) { return immune::ImaHashAlgoName(id); }
 
 std::optional<HashAlg> BankForDigestSize(std::size_t size) {
   switch (size) {
