@@ -327,7 +327,8 @@ Result<std::string> ExecGateAgent::MeasureContainer(const std::string& args_json
   if (!j.contains("id") || !j["id"].is_string() || j["id"].get<std::string>().empty())
     return InvalidArgument("args.id: the container id is required");
   const std::string id = j["id"].get<std::string>();
-  std::string image = j.value("image", std::string());
+  if (j.contains("image") && !j["image"].is_string()) return InvalidArgument("args.image: a string");
+  std::string image = j.contains("image") ? j["image"].get<std::string>() : std::string();
 
   // The layout: from the registered container's mount, or given (a stopped
   // container whose overlay is no longer mounted).
