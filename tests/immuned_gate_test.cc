@@ -248,6 +248,40 @@ TEST(ImmunedGate, EnforceAllowsBaselineAndDeniesDroppedProgramsInAContainer) {
                       std::chrono::seconds(10)));
 }
 
+// The policy's actions on a denied exec: freeze the container, or stop it.
+std::string ActionPolicy(const std::string& actions) {
+  return "apiVersion: immune/v1\nkind: Policy\nscope: {containers: all}\nmode: enforce\nactions: [" + actions +
+         "]\nallow:\n  - " + FileSha256("/usr/bin/busybox") +
+         "\n---\napiVersion: immune/v1\nkind: Policy\nscope: host\n";
+}
+
+TEST(ImmunedGate, FreezeActionPausesTheContainer) {
+  REQUIRE_HARNESS();
+  GateWorld w;
+  ASSERT_TRUE(w.Start(ActionPolicy("deny, freeze, alarm")));
+  auto id = w.StartContainer("freeze");
+  ASSERT_TRUE(id.ok()) << w.DaemonLog();
+  WriteAlteredBusybox(w.rootfs(*id) + "/tmp/true");
+  // Denied; the container is then frozen. Detached, so nothing here waits on
+  // the frozen container; whether runc reports the failed exec does not matter.
+  (void)w.runc().ExecDetached(*id, {"/tmp/true"});
+  EXPECT_TRUE(w.runc().WaitForStatus(*id, "paused").ok()) << w.DaemonLog();
+  EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "policy action", "froze container"); }, std::chrono::seconds(10)));
+  ASSERT_TRUE(w.runc().Resume(*id).ok());
+}
+
+TEST(ImmunedGate, StopActionStopsTheContainer) {
+  REQUIRE_HARNESS();
+  GateWorld w;
+  ASSERT_TRUE(w.Start(ActionPolicy("deny, stop, alarm")));
+  auto id = w.StartContainer("stop");
+  ASSERT_TRUE(id.ok()) << w.DaemonLog();
+  WriteAlteredBusybox(w.rootfs(*id) + "/tmp/true");
+  w.Sh(*id, "/tmp/true");  // denied; the container's init is then killed
+  EXPECT_TRUE(w.runc().WaitForStatus(*id, "stopped").ok()) << w.DaemonLog();
+  EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "policy action", "stopped container"); }, std::chrono::seconds(10)));
+}
+
 TEST(ImmunedGate, PermissiveOnlyLogsWhatEnforceWouldDeny) {
   REQUIRE_HARNESS();
   GateWorld w;
