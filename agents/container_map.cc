@@ -152,6 +152,10 @@ void ContainerMap::Refresh(const DiscoveryResult& discovery) {
 
 Result<ContainerMap::InfoPtr> ContainerMap::Lookup(pid_t pid) {
   if (pid <= 0) return InvalidArgument("pid " + std::to_string(pid) + " is not a process id");
+  {
+    std::shared_lock lock(mu_);
+    if (by_id_.empty()) return InfoPtr();
+  }
   const std::string ns_path = proc_root_ + "/" + std::to_string(pid) + "/ns/pid";
   struct stat st {};
   if (::stat(ns_path.c_str(), &st) != 0) {

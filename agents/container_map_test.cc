@@ -79,6 +79,13 @@ class ContainerMapTest : public ::testing::Test {
   }
 };
 
+TEST_F(ContainerMapTest, WithNoContainerEveryProcessIsTheHostsWithoutReadingProc) {
+  ContainerMap map("/nonexistent-proc");  // would fail any /proc read
+  auto self = map.Lookup(::getpid());
+  ASSERT_TRUE(self.ok()) << self.error().ToString();
+  EXPECT_EQ(*self, nullptr);
+}
+
 TEST_F(ContainerMapTest, LookupByPidNamespace) {
   NamespacedInit init;
   ASSERT_GT(init.pid(), 0);

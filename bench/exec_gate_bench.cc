@@ -10,6 +10,7 @@
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -79,6 +80,32 @@ void CachedDecision(benchmark::State& state) {
   ::close(fd);
 }
 BENCHMARK(CachedDecision);
+
+// The same on a node with containers registered: the subject's pid namespace
+// is read from /proc (stat of /proc/PID/ns/pid) and its pidfd checked.
+void CachedDecisionContainerNode(benchmark::State& state) {
+  const int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  DecisionCache cache;
+  auto docs = immune::policy::ParseDocuments("apiVersion: immune/v1\nkind: Policy\nscope: host\n", "bench.yaml");
+  immune::policy::PolicyStore store(*immune::policy::Compile(std::move(docs).value()));
+  const FileVersion v0 = VersionOf(fd);
+  cache.Store(DecisionKey{0, v0.dev, v0.ino}, v0, store.Current()->generation(), true);
+  const std::string ns = "/proc/" + std::to_string(::getpid()) + "/ns/pid";
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+  for (auto _ : state) {
+    const FileVersion v = VersionOf(fd);
+    struct stat st {};
+    ::stat(ns.c_str(), &st);
+    ::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0);
+    const std::uint64_t gen = store.Current()->generation();
+    auto hit = cache.Lookup(DecisionKey{0, v.dev, v.ino}, v, gen);
+    if (!hit || !*hit) state.SkipWithError("not a cache hit");
+    benchmark::DoNotOptimize(hit);
+  }
+  ::close(pidfd);
+  ::close(fd);
+}
+BENCHMARK(CachedDecisionContainerNode);
 
 void ColdMeasurement(benchmark::State& state) {
   const char* path = std::getenv("IMMUNE_BENCH_HASH_FILE");

@@ -65,7 +65,9 @@ class ContainerMap {
 
   // The container of process `pid`, nullptr for a host process. kNotFound
   // when the process does not exist, kPermissionDenied when its /proc entry
-  // may not be read (a caller without CAP_SYS_PTRACE over it).
+  // may not be read (a caller without CAP_SYS_PTRACE over it). With no
+  // container registered every process is the host's: answered without
+  // reading /proc (the exec gate's hot path on a node without containers).
   Result<InfoPtr> Lookup(pid_t pid);
 
   // As Lookup(pid), then checks that `pidfd` (a pidfd for `pid`, opened by
