@@ -350,7 +350,11 @@ struct ExecGate::Impl {
         if (p.fd >= 0) close(p.fd);
         if (p.pidfd >= 0) close(p.pidfd);
       }
-      meta = FAN_EVENT_NEXT(meta, len);
+      // FAN_EVENT_NEXT without its char*-to-struct cast (clang's -Wcast-align):
+      // event_len keeps every record 8-byte aligned in the aligned buffer.
+      len -= static_cast<ssize_t>(meta->event_len);
+      meta = static_cast<const struct fanotify_event_metadata*>(
+          static_cast<const void*>(reinterpret_cast<const char*>(meta) + meta->event_len));
     }
   }
 

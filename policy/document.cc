@@ -100,6 +100,10 @@ class DocReader {
   DocReader(std::string_view source, std::string base_dir)
       : source_(source), base_dir_(std::move(base_dir)) {}
 
+  // The line the current document's text starts at in the whole file (its
+  // nodes' marks count from its own start).
+  void set_line_offset(int lines) { line_offset_ = lines; }
+
   Result<Document> Read(const YAML::Node& root) {
     Document doc;
     doc.where = Where(root);
@@ -174,7 +178,7 @@ class DocReader {
   Location Where(const YAML::Node& n) const {
     const YAML::Mark m = n.Mark();
     if (m.line < 0) return Location{std::string(source_), 0, 0};
-    return Location{std::string(source_), m.line + 1, m.column + 1};
+    return Location{std::string(source_), m.line + 1 + line_offset_, m.column + 1};
   }
   Error Err(const YAML::Node& n, const std::string& msg) const {
     return InvalidArgument(Where(n).ToString() + ": " + msg);
@@ -377,7 +381,42 @@ class DocReader {
 
   std::string_view source_;
   std::string base_dir_;
+  int line_offset_ = 0;
 };
+
+// One YAML document of a multi-document stream and the line it starts at.
+struct YamlChunk {
+  std::string text;
+  int first_line = 0;  // 0-based
+};
+
+// Splits a stream at its document markers: a line that starts with "---"
+// (followed by a blank or the end of the line) begins a document, a line
+// "..." ends one; markers at column 0 end any block scalar, so splitting
+// there is what a YAML parser does. Each document is then loaded on its own:
+// yaml-cpp 0.7's LoadAll never returns on some inputs (",-" loops forever),
+// its Load of one document does.
+std::vector<YamlChunk> SplitYamlDocuments(std::string_view text) {
+  std::vector<YamlChunk> chunks(1);
+  int line = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    const std::size_t next = end == std::string_view::npos ? text.size() : end + 1;
+    const std::string_view l = text.substr(pos, next - pos);
+    const bool starts = l.starts_with("---") && (l.size() == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r' ||
+                                                 l[3] == '\n');
+    const bool ends = l.starts_with("...") && (l.size() == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r' ||
+                                               l[3] == '\n');
+    if (starts && !chunks.back().text.empty()) chunks.push_back(YamlChunk{"", line});
+    if (chunks.back().text.empty()) chunks.back().first_line = line;
+    chunks.back().text.append(l);
+    if (ends) chunks.push_back(YamlChunk{"", line + 1});
+    pos = next;
+    ++line;
+  }
+  return chunks;
+}
 
 std::string_view TrimLeft(std::string_view s) {
   if (s.starts_with("\xEF\xBB\xBF")) s.remove_prefix(3);
@@ -400,18 +439,21 @@ Result<std::vector<Document>> ParseDocuments(std::string_view text, std::string_
       return InvalidArgument(std::string(source) + ":" + internal::JsonSyntaxError(text) + " (invalid JSON)");
     }
   }
-  std::vector<YAML::Node> roots;
-  try {
-    roots = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) + ":" +
-                           std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+  std::vector<std::pair<YAML::Node, int>> roots;  // (document, its first line)
+  for (const YamlChunk& chunk : SplitYamlDocuments(text)) {
+    try {
+      roots.emplace_back(YAML::Load(chunk.text), chunk.first_line);
+    } catch (const YAML::Exception& e) {
+      return InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1 + chunk.first_line) + ":" +
+                             std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+    }
   }
   std::vector<Document> docs;
   try {
     DocReader reader(source, base_dir);
-    for (const YAML::Node& root : roots) {
+    for (const auto& [root, first_line] : roots) {
       if (root.IsNull()) continue;  // an empty document between "---" separators
+      reader.set_line_offset(first_line);
       IMMUNE_ASSIGN_OR_RETURN(Document d, reader.Read(root));
       docs.push_back(std::move(d));
     }

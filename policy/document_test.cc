@@ -152,5 +152,22 @@ TEST(Document, DigestRefs) {
   EXPECT_FALSE(ParseDigestRef("sha256:zz").ok());
 }
 
+// yaml-cpp 0.7's LoadAll loops forever on ",-" (found by fuzzing); each
+// document is loaded on its own, and line numbers still count from the file.
+TEST(Document, InputThatHangsYamlCppLoadAllIsAnError) {
+  auto r = ParseDocuments(",-", "hang.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("hang.yaml"), std::string::npos);
+}
+
+TEST(Document, ErrorsInLaterDocumentsNameTheirLineInTheFile) {
+  const std::string text =
+      "apiVersion: immune/v1\nkind: Policy\nscope: host\n---\napiVersion: immune/v1\nkind: Policy\n"
+      "scope: host\nmode: sometimes\n...\n";
+  auto r = ParseDocuments(text, "multi.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("multi.yaml:8:7"), std::string::npos) << r.error().message();
+}
+
 }  // namespace
 }  // namespace immune::policy
