@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,6 +28,19 @@ std::uint64_t NsInode(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
 }
 
+// Whether pidfds are pidfs files (Linux 6.9 on), whose inode numbers are
+// unique per process for the life of the system; before, they were anonymous
+// inodes that all share one number.
+bool PidfdsHaveUniqueInodes() {
+  constexpr long kPidfsMagic = 0x50494446;  // PIDFS_MAGIC, "PIDF"
+  const int fd = PidfdOpen(::getpid());
+  if (fd < 0) return false;
+  struct statfs sf {};
+  const bool pidfs = ::fstatfs(fd, &sf) == 0 && static_cast<long>(sf.f_type) == kPidfsMagic;
+  ::close(fd);
+  return pidfs;
+}
+
 }  // namespace
 
 ContainerMap::ContainerMap(std::string proc_root) : proc_root_(std::move(proc_root)) {
@@ -37,6 +51,14 @@ ContainerMap::ContainerMap(std::string proc_root) : proc_root_(std::move(proc_ro
   struct stat st {};
   if (::stat((proc_root_ + "/1/root/").c_str(), &st) == 0)
     host_root_dev_ = static_cast<std::uint64_t>(st.st_dev);
+  // Kept per process only when /proc is the real one (tests fake it).
+  pidfs_inodes_ = proc_root_ == "/proc" && PidfdsHaveUniqueInodes();
+}
+
+void ContainerMap::ChangedLocked() {
+  count_.store(by_id_.size(), std::memory_order_release);
+  cgroup_only_count_.store(cgroup_only_, std::memory_order_release);
+  version_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 ContainerMap::~ContainerMap() {
@@ -87,6 +109,7 @@ Status ContainerMap::Register(ContainerInfo info) {
   else
     ++cgroup_only_;
   by_id_.emplace(id, std::move(e));
+  ChangedLocked();
   return OkStatus();
 }
 
@@ -101,6 +124,7 @@ void ContainerMap::EraseLocked(const std::string& id) {
   }
   if (it->second.pidfd >= 0) ::close(it->second.pidfd);
   by_id_.erase(it);
+  ChangedLocked();
 }
 
 bool ContainerMap::Unregister(std::string_view id) {
@@ -140,6 +164,7 @@ void ContainerMap::Refresh(const DiscoveryResult& discovery) {
           auto updated = std::make_shared<ContainerInfo>(*it->second.info);
           updated->status = c.status;
           it->second.info = std::move(updated);
+          ChangedLocked();
         }
         continue;
       }
@@ -152,10 +177,7 @@ void ContainerMap::Refresh(const DiscoveryResult& discovery) {
 
 Result<ContainerMap::InfoPtr> ContainerMap::Lookup(pid_t pid) {
   if (pid <= 0) return InvalidArgument("pid " + std::to_string(pid) + " is not a process id");
-  {
-    std::shared_lock lock(mu_);
-    if (by_id_.empty()) return InfoPtr();
-  }
+  if (count_.load(std::memory_order_acquire) == 0) return InfoPtr();
   const std::string ns_path = proc_root_ + "/" + std::to_string(pid) + "/ns/pid";
   struct stat st {};
   if (::stat(ns_path.c_str(), &st) != 0) {
@@ -207,9 +229,41 @@ Result<ContainerMap::InfoPtr> ContainerMap::LookupByCgroup(pid_t pid) {
 }
 
 Result<ContainerMap::InfoPtr> ContainerMap::Lookup(pid_t pid, int pidfd) {
+  // No container: every process is the host's, whoever holds the pid.
+  if (count_.load(std::memory_order_acquire) == 0) return InfoPtr();
+  if (pidfd < 0) return Lookup(pid);
+  std::uint64_t subject = 0;  // the process's pidfs inode, 0 when not kept
+  const std::uint64_t version = version_.load(std::memory_order_acquire);
+  if (pidfs_inodes_ && cgroup_only_count_.load(std::memory_order_acquire) == 0) {
+    struct stat st {};
+    if (::fstat(pidfd, &st) == 0) subject = static_cast<std::uint64_t>(st.st_ino);
+  }
+  if (subject != 0) {
+    std::lock_guard lock(subjects_mu_);
+    if (subjects_version_ == version) {
+      // The pidfd names this very process (no pid reuse can alias it) and a
+      // process never leaves its pid namespace: the answer still holds.
+      if (auto it = subjects_.find(subject); it != subjects_.end()) {
+        subject_hits_.fetch_add(1, std::memory_order_relaxed);
+        return it->second;
+      }
+    }
+  }
   IMMUNE_ASSIGN_OR_RETURN(InfoPtr info, Lookup(pid));
   if (!PidfdAlive(pidfd))
     return NotFound("process " + std::to_string(pid) + " exited during the lookup; its pid may be reused");
+  if (subject != 0) {
+    std::lock_guard lock(subjects_mu_);
+    // An answer computed under an older map version is not kept.
+    if (subjects_version_ != version && version > subjects_version_) {
+      subjects_.clear();
+      subjects_version_ = version;
+    }
+    if (subjects_version_ == version) {
+      if (subjects_.size() >= kSubjectCapacity) subjects_.clear();
+      subjects_.emplace(subject, info);
+    }
+  }
   return info;
 }
 

@@ -164,6 +164,65 @@ TEST_F(ContainerMapTest, PidfdVariantRefusesADeadProcess) {
   EXPECT_EQ((*ok)->id, "ct-b");
 }
 
+TEST_F(ContainerMapTest, AnswersAreKeptPerProcessUntilTheMapChanges) {
+  NamespacedInit init;
+  ASSERT_GT(init.pid(), 0);
+  ContainerMap map;
+  if (!map.keeps_subjects()) GTEST_SKIP() << "pidfds are not on pidfs here (Linux < 6.9)";
+  ASSERT_TRUE(map.Register(InfoFor(init.pid(), "ct-k")).ok());
+  const int in_ct = static_cast<int>(::syscall(SYS_pidfd_open, init.pid(), 0));
+  const int host = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+  ASSERT_GE(in_ct, 0);
+  ASSERT_GE(host, 0);
+
+  for (int round = 0; round < 2; ++round) {  // the second round is answered from what was kept
+    auto c = map.Lookup(init.pid(), in_ct);
+    ASSERT_TRUE(c.ok()) << c.error().ToString();
+    ASSERT_NE(*c, nullptr);
+    EXPECT_EQ((*c)->id, "ct-k");
+    auto h = map.Lookup(::getpid(), host);
+    ASSERT_TRUE(h.ok()) << h.error().ToString();
+    EXPECT_EQ(*h, nullptr);
+  }
+  EXPECT_EQ(map.subject_hits(), 2u);
+
+  // Unregistered: the kept answer goes with it.
+  ASSERT_TRUE(map.Unregister("ct-k"));
+  ASSERT_TRUE(map.Register(InfoFor(init.pid(), "ct-k2")).ok());
+  auto again = map.Lookup(init.pid(), in_ct);
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  ASSERT_NE(*again, nullptr);
+  EXPECT_EQ((*again)->id, "ct-k2") << "a kept answer outlived the container it named";
+
+  // A status change (discovery) is a change too: the kept info is replaced.
+  DiscoveryResult d;
+  ContainerInfo paused = InfoFor(init.pid(), "ct-k2");
+  auto start = ReadProcessStartTime(init.pid());
+  ASSERT_TRUE(start.ok());
+  paused.init_start_time = *start;
+  paused.status = ContainerStatus::kPaused;
+  d.containers.push_back(paused);
+  ASSERT_TRUE(map.Lookup(init.pid(), in_ct).ok());
+  map.Refresh(d);
+  auto after = map.Lookup(init.pid(), in_ct);
+  ASSERT_TRUE(after.ok());
+  ASSERT_NE(*after, nullptr);
+  EXPECT_EQ((*after)->status, ContainerStatus::kPaused);
+  ::close(in_ct);
+  ::close(host);
+}
+
+TEST_F(ContainerMapTest, WithoutAPidfdTheLookupIsByPidAlone) {
+  NamespacedInit init;
+  ASSERT_GT(init.pid(), 0);
+  ContainerMap map;
+  ASSERT_TRUE(map.Register(InfoFor(init.pid(), "ct-n")).ok());
+  auto r = map.Lookup(init.pid(), -1);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_NE(*r, nullptr);
+  EXPECT_EQ((*r)->id, "ct-n");
+}
+
 TEST_F(ContainerMapTest, RefreshDropsStoppedAndUpdatesStatus) {
   NamespacedInit init;
   ASSERT_GT(init.pid(), 0);

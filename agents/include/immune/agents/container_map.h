@@ -19,8 +19,10 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -73,6 +75,14 @@ class ContainerMap {
   // As Lookup(pid), then checks that `pidfd` (a pidfd for `pid`, opened by
   // the caller before it learnt of the event) still refers to a live process,
   // so an answer about a recycled pid is never given: kNotFound otherwise.
+  // With pidfd < 0 this is Lookup(pid) (no guard against pid reuse).
+  //
+  // Where pidfds live on pidfs (Linux 6.9 on), a pidfd's inode number names
+  // its process uniquely for the life of the system, so answers are kept per
+  // process (keyed by that inode; dropped whenever a container is added,
+  // changed or removed): a process's second lookup costs one fstat. Only
+  // while no registered container is matched by cgroup: a process cannot
+  // leave its pid namespace, but it can be moved to another cgroup.
   Result<InfoPtr> Lookup(pid_t pid, int pidfd);
 
   // The container whose root file system is on device `dev`, or nullptr.
@@ -84,6 +94,11 @@ class ContainerMap {
   std::vector<ContainerInfo> List() const;  // sorted by id
   std::size_t size() const;
 
+  // Whether Lookup(pid, pidfd) keeps answers per process (pidfs present),
+  // and how many lookups it answered from them.
+  bool keeps_subjects() const { return pidfs_inodes_; }
+  std::uint64_t subject_hits() const { return subject_hits_.load(std::memory_order_relaxed); }
+
  private:
   struct Entry {
     InfoPtr info;
@@ -92,6 +107,7 @@ class ContainerMap {
   };
 
   void EraseLocked(const std::string& id);
+  void ChangedLocked();  // after any change to by_id_: publishes count_ and version_
   bool InitExited(const Entry& e) const;
   Result<InfoPtr> LookupByCgroup(pid_t pid);
 
@@ -102,6 +118,18 @@ class ContainerMap {
   std::unordered_map<std::string, Entry> by_id_;             // guarded by mu_
   std::unordered_map<std::uint64_t, std::string> by_pidns_;  // guarded by mu_
   std::size_t cgroup_only_ = 0;                              // guarded by mu_
+  // Read without mu_ on the exec gate's hot path (set by ChangedLocked).
+  std::atomic<std::size_t> count_{0};
+  std::atomic<std::size_t> cgroup_only_count_{0};
+  std::atomic<std::uint64_t> version_{0};
+
+  // Per-process answers keyed by pidfs inode (see Lookup(pid, pidfd)).
+  static constexpr std::size_t kSubjectCapacity = 8192;
+  bool pidfs_inodes_ = false;
+  mutable std::mutex subjects_mu_;
+  std::uint64_t subjects_version_ = 0;                      // guarded by subjects_mu_
+  std::unordered_map<std::uint64_t, InfoPtr> subjects_;  // guarded by subjects_mu_
+  std::atomic<std::uint64_t> subject_hits_{0};
 };
 
 }  // namespace immune::agents
