@@ -60,10 +60,7 @@ class ExecGateAgent::PolicyDecider final : public Decider {
     return ct.ok() && *ct ? ScopeKey((*ct)->id) : 0;
   }
 
-  std::uint64_t Generation() const override {
-    auto snap = agent_.policy_.Current();
-    return snap ? snap->generation() : 0;
-  }
+  std::uint64_t Generation() const override { return agent_.policy_.generation(); }
 
   GateAnswer Decide(const GateEvent& ev) override {
     if (agent_.stopped_) throw std::runtime_error("exec gate agent is stopping");

@@ -117,18 +117,28 @@ Result<std::shared_ptr<const Snapshot>> Compile(std::vector<Document> docs,
 // The current snapshot, swapped atomically on reload.
 class PolicyStore {
  public:
-  explicit PolicyStore(std::shared_ptr<const Snapshot> initial = nullptr) : current_(std::move(initial)) {}
+  explicit PolicyStore(std::shared_ptr<const Snapshot> initial = nullptr)
+      : current_(initial), generation_(initial ? initial->generation() : 0) {}
 
   // Pins the current snapshot (null until the first Swap when constructed empty).
   std::shared_ptr<const Snapshot> Current() const { return current_.load(std::memory_order_acquire); }
   // Publishes `next`; returns the previous one. Evaluators holding the old
   // snapshot finish with it.
   std::shared_ptr<const Snapshot> Swap(std::shared_ptr<const Snapshot> next) {
-    return current_.exchange(std::move(next), std::memory_order_acq_rel);
+    const std::uint64_t g = next ? next->generation() : 0;
+    auto previous = current_.exchange(std::move(next), std::memory_order_acq_rel);
+    // Published after the snapshot: whoever reads a generation then pins a
+    // snapshot at least that new (what the exec gate's cache relies on).
+    generation_.store(g, std::memory_order_release);
+    return previous;
   }
+  // The generation of Current() without pinning it (one atomic load; the
+  // exec gate asks on every event). It may lag a Swap in progress, never lead it.
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
   std::atomic<std::shared_ptr<const Snapshot>> current_;
+  std::atomic<std::uint64_t> generation_;
 };
 
 }  // namespace immune::policy

@@ -41,6 +41,8 @@ class PolicyEngine final : public PolicyHook {
 
   bool has_policy() const { return store_.Current() != nullptr; }
   std::shared_ptr<const policy::Snapshot> Current() const { return store_.Current(); }
+  // Current()'s generation without pinning it (0 without a policy).
+  std::uint64_t generation() const { return store_.generation(); }
   policy::Learner& learner() { return learner_; }
 
   // Re-reads the configured paths; the old snapshot stays on error.
