@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
@@ -111,6 +112,7 @@ struct ExecGate::Impl {
   bool adopted = false;
   bool pidfd_reporting = false;
   int wake_fd = -1;    // eventfd: tells the reader to finish
+  int epoll_fd = -1;   // the reader waits here: fan_fd and wake_fd
   int fork_slot = -1;  // in g_gate_fds
   dev_t root_dev = 0;
   dev_t exe_dev = 0;
@@ -257,6 +259,7 @@ struct ExecGate::Impl {
   }
 
   void WorkerLoop() {
+    pthread_setname_np(pthread_self(), "gate-worker");
     for (;;) {
       Pending p;
       {
@@ -371,21 +374,37 @@ struct ExecGate::Impl {
   }
 
   void ReaderLoop() {
+    pthread_setname_np(pthread_self(), "gate-reader");
     alignas(struct fanotify_event_metadata) static thread_local char buf[64 * 1024];
+    // Read first, wait only when nothing is queued: an opener that was
+    // answered often raises its next event (an exec's FAN_OPEN_PERM after
+    // its FAN_OPEN_EXEC_PERM) before this thread runs again. The wait is an
+    // epoll set made once (fanotify fd + wake eventfd), cheaper per wake-up
+    // than poll(2), which registers on both wait queues every call.
     for (;;) {
-      struct pollfd fds[2] = {{fan_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-      if (poll(fds, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        LogError(Errno("exec gate: poll"));
+      if (reader_exit.load(std::memory_order_acquire)) break;
+      const ssize_t n = read(fan_fd, buf, sizeof buf);
+      if (n > 0) {
+        ParseEvents(buf, n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EAGAIN) {
+        LogError(Errno("exec gate: reading the fanotify fd"));
         return;
       }
-      if (fds[0].revents & POLLIN) {
-        if (!ReadOnce(buf, sizeof buf)) return;
-      } else if (fds[0].revents & (POLLERR | POLLNVAL)) {
-        LogError("exec gate: the fanotify fd failed");
+      struct epoll_event ev[2];
+      const int ready = epoll_wait(epoll_fd, ev, 2, -1);
+      if (ready < 0 && errno != EINTR) {
+        LogError(Errno("exec gate: epoll_wait"));
         return;
       }
-      if (reader_exit.load()) break;
+      for (int i = 0; i < ready; ++i) {
+        if (ev[i].data.fd == fan_fd && (ev[i].events & (EPOLLERR | EPOLLHUP)) && !(ev[i].events & EPOLLIN)) {
+          LogError("exec gate: the fanotify fd failed");
+          return;
+        }
+      }
     }
     // An owned group answers what the kernel still holds before its fd closes
     // (with shutdown_mode, via Dispatch); an adopted group leaves unread
@@ -490,9 +509,36 @@ Result<std::unique_ptr<ExecGate>> ExecGate::Create(GateConfig config, std::share
       return Error(code, Errno("exec gate: fanotify_init"));
     }
   }
+  // The reader never blocks in read(): an adopted group's fd is switched to
+  // non-blocking too (one open file description, shared with the
+  // supervisor, which never reads it).
+  if (impl->adopted) {
+    const int fl = fcntl(impl->fan_fd, F_GETFL);
+    if (fl < 0 || fcntl(impl->fan_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+      const Error e = IoError(Errno("exec gate: making inherited fd " +
+                                    std::to_string(impl->config.inherited_fd) + " non-blocking"));
+      close(impl->fan_fd);
+      return e;
+    }
+  }
   impl->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (impl->wake_fd < 0) {
     const Error e = IoError(Errno("exec gate: eventfd"));
+    close(impl->fan_fd);
+    return e;
+  }
+  impl->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  bool added = impl->epoll_fd >= 0;
+  for (const int fd : {impl->fan_fd, impl->wake_fd}) {
+    struct epoll_event ev {};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    added = added && epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0;
+  }
+  if (!added) {
+    const Error e = IoError(Errno("exec gate: epoll set"));
+    if (impl->epoll_fd >= 0) close(impl->epoll_fd);
+    close(impl->wake_fd);
     close(impl->fan_fd);
     return e;
   }
@@ -548,7 +594,8 @@ void ExecGate::Stop() {
   UnregisterGateFd(g.fork_slot);
   close(g.fan_fd);
   close(g.wake_fd);
-  g.fan_fd = g.wake_fd = -1;
+  close(g.epoll_fd);
+  g.fan_fd = g.wake_fd = g.epoll_fd = -1;
 }
 
 GateStats ExecGate::Stats() const {
