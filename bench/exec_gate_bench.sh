@@ -1,32 +1,36 @@
 #!/usr/bin/env bash
 # Exec gating cost, all peers measured in the same run on the same machine:
-# fork + exec of a small static binary in a loop (bench/exec_loop) with
-#   none      no watcher
-#   minimal   bench/fanotify_min_responder: allow-all, the same mask as Immune (exec+open)
-#   fapolicyd Debian's fapolicyd, configured to watch only the test mount
-#             (watch_fs = ramfs; file trust with the binary's sha256)
-#   immune    immuned, exec gate in enforce mode, the binary allowed by digest
-# Each watcher's run is paired with "none" runs right before and after it,
-# and its added cost is the median over rounds of (its time - the mean of
-# the two); the ratios the issue sets goals for are of those added costs. Then the in-process costs
-# (bench/exec_gate_bench: cached decision, cold hashing) and `openssl speed`.
+# fork + exec of a small static binary, each peer gating its own mount:
+#   base            a tmpfs no one watches (the reference)
+#   minimal         bench/fanotify_min_responder: allow-all, the same mask as Immune (exec+open)
+#   immune          immuned, exec gate in enforce mode, the binary allowed by digest (defaults:
+#                   the kernel hands a pidfd with every event)
+#   immune-nopidfd  the same with gate.report_pidfd: false (what the pidfds cost)
+#   fapolicyd       Debian's fapolicyd (file trust by sha256); it chooses what to watch by
+#                   file system type only, so its mount is the one ramfs (watch_fs = ramfs)
+# All watchers run at once and bench/exec_interleave execs the binaries in
+# turn, so each peer's added cost is paired with a base exec a millisecond
+# away (this VM drifts by tens of microseconds per exec within a minute). The
+# ramfs-against-tmpfs difference is measured first, with no watcher, and taken
+# off fapolicyd's figure. Also each watcher's CPU time per exec. Then the
+# in-process costs (bench/exec_gate_bench: cached decision, cold hashing) and
+# `openssl speed`.
 #
-# Everything runs inside `unshare -m` on a private ramfs: no mark ever lands
+# Everything runs inside `unshare -m` on private mounts: no mark ever lands
 # on a host filesystem. Needs root.
-#   bench/exec_gate_bench.sh [ROUNDS] [EXECS] [BUILD_DIR]
+#   bench/exec_gate_bench.sh [ROUNDS] [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds="${1:-5}"
-execs="${2:-2000}"
-build="$(realpath "${3:-build/release}")"
+rounds="${1:-4000}"
+build="$(realpath "${2:-build/release}")"
 [[ $EUID -eq 0 ]] || { echo "exec_gate_bench: needs root (fanotify, mounts)" >&2; exit 2; }
-for t in bench/exec_loop bench/tiny_static bench/fanotify_min_responder bench/exec_gate_bench cmd/immuned/immuned; do
+for t in bench/exec_interleave bench/tiny_static bench/fanotify_min_responder bench/exec_gate_bench cmd/immuned/immuned; do
   [[ -x "$build/$t" ]] || { echo "exec_gate_bench: $build/$t is not built" >&2; exit 2; }
 done
 command -v fapolicyd >/dev/null || { echo "exec_gate_bench: fapolicyd is not installed" >&2; exit 2; }
 
 if [[ "${IMMUNE_BENCH_INNER:-}" != 1 ]]; then
-  exec env IMMUNE_BENCH_INNER=1 unshare -m --propagation private "$0" "$rounds" "$execs" "$build"
+  exec env IMMUNE_BENCH_INNER=1 unshare -m --propagation private "$0" "$rounds" "$build"
 fi
 
 work="$(mktemp -d /tmp/immune-gate-bench.XXXXXX)"
@@ -34,38 +38,41 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 0.5
-  umount -l "$work/mnt" 2>/dev/null || true
+  for m in base minimal immune immune-nopidfd fapolicyd; do umount -l "$work/$m" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-mkdir -p "$work/mnt" "$work/fapo/rules.d" "$work/state"
-mount -t ramfs immune-bench "$work/mnt"
-cp "$build/bench/tiny_static" "$work/mnt/tiny"
-cp "$build/bench/tiny_static" "$work/mnt/untrusted" && printf 'x' >> "$work/mnt/untrusted"
-chmod 755 "$work/mnt/tiny" "$work/mnt/untrusted"
-tiny="$work/mnt/tiny"
-sha="$(sha256sum "$tiny" | cut -d' ' -f1)"
-loop="$build/bench/exec_loop"
+peers=(minimal immune immune-nopidfd fapolicyd)
+mkdir -p "$work/fapo/rules.d"
+for m in base "${peers[@]}"; do
+  mkdir -p "$work/$m"
+  if [[ $m == fapolicyd ]]; then mount -t ramfs immune-bench "$work/$m"; else mount -t tmpfs -o size=64m immune-bench "$work/$m"; fi
+  cp "$build/bench/tiny_static" "$work/$m/tiny"
+  cp "$build/bench/tiny_static" "$work/$m/untrusted" && printf 'x' >> "$work/$m/untrusted"
+  chmod 755 "$work/$m/tiny" "$work/$m/untrusted"
+done
+sha="$(sha256sum "$work/base/tiny" | cut -d' ' -f1)"
+interleave="$build/bench/exec_interleave"
+added() { sed 's/.*"added_median_us":\([-0-9.]*\).*/\1/'; }
 
-wait_denied() {  # until the untrusted binary is refused (the watcher is up)
+wait_denied() {  # until MOUNT's untrusted binary is refused (its watcher is up)
   for _ in $(seq 1 300); do
-    "$work/mnt/untrusted" 2>/dev/null || return 0
+    "$work/$1/untrusted" 2>/dev/null || return 0
     sleep 0.1
   done
-  echo "exec_gate_bench: $1 did not start gating" >&2
+  echo "exec_gate_bench: the watcher of $1 did not start gating" >&2
   exit 1
 }
-
-run_none() { "$loop" "$tiny" "$execs"; }
-
-run_minimal() {
-  "$build/bench/fanotify_min_responder" "$work/mnt" exec+open > "$work/min.out" &
-  local p=$!
-  for _ in $(seq 1 100); do grep -q ready "$work/min.out" 2>/dev/null && break; sleep 0.05; done
-  "$loop" "$tiny" "$execs"
-  kill "$p"; wait "$p" 2>/dev/null || true
+cpu_ns() {  # on-CPU time of every thread of PID, in ns (schedstat)
+  local s=0 a
+  for t in /proc/"$1"/task/*/schedstat; do read -r a _ < "$t"; s=$((s + a)); done
+  echo "$s"
 }
+
+echo "exec_gate_bench: $rounds rounds, one fork+exec of a static binary ($(stat -c %s "$work/base/tiny") bytes) per peer per round, $(nproc) cores, $(uname -r)" >&2
+# ramfs against tmpfs, nothing watching yet.
+fs_offset=$("$interleave" $((rounds / 2)) "$work/base/tiny" "$work/fapolicyd/tiny" | added)
 
 # fapolicyd reads /etc/fapolicyd and keeps its database in /var/lib/fapolicyd:
 # both replaced by private copies inside this mount namespace.
@@ -87,21 +94,20 @@ syslog_format = rule,dec,perm,auid,pid,exe,:,path,ftype,trust
 rpm_sha256_only = 0
 allow_filesystem_mark = 0
 EOF
-echo "$tiny $(stat -c %s "$tiny") $sha" > "$work/fapo/fapolicyd.trust"
+echo "$work/fapolicyd/tiny $(stat -c %s "$work/fapolicyd/tiny") $sha" > "$work/fapo/fapolicyd.trust"
 printf 'allow perm=any all : trust=1\ndeny_audit perm=any all : all\n' > "$work/fapo/fapolicyd.rules"
 mkdir -p /etc/fapolicyd /var/lib/fapolicyd /run/fapolicyd
 mount --bind "$work/fapo" /etc/fapolicyd
 mount -t tmpfs fapolicyd-db /var/lib/fapolicyd
 mount -t tmpfs fapolicyd-run /run/fapolicyd
 
-run_fapolicyd() {
-  fapolicyd --debug-deny > "$work/fapolicyd.log" 2>&1 &
-  local p=$!
-  wait_denied fapolicyd
-  "$loop" "$tiny" "$execs"
-  kill "$p"; wait "$p" 2>/dev/null || true
-}
-
+declare -A pid_of
+"$build/bench/fanotify_min_responder" "$work/minimal" exec+open > "$work/min.out" &
+pid_of[minimal]=$!
+pids+=("${pid_of[minimal]}")
+fapolicyd --debug-deny > "$work/fapolicyd.log" 2>&1 &
+pid_of[fapolicyd]=$!
+pids+=("${pid_of[fapolicyd]}")
 cat > "$work/policy.yaml" <<EOF
 apiVersion: immune/v1
 kind: Policy
@@ -110,60 +116,55 @@ mode: enforce
 allow:
   - sha256:$sha
 EOF
-cat > "$work/immuned.yaml" <<EOF
-state_dir: $work/state
+for m in immune immune-nopidfd; do
+  mkdir -p "$work/state-$m"
+  cat > "$work/$m.yaml" <<EOF
+state_dir: $work/state-$m
 tcti: embedded
 policy:
   paths: [$work/policy.yaml]
 gate:
   enabled: true
-  mounts: [$work/mnt]
+  mounts: [$work/$m]
   memfd_noexec: leave
+  report_pidfd: $([[ $m == immune ]] && echo true || echo false)
 log_level: warning
 EOF
-run_immune() {
-  "$build/cmd/immuned/immuned" --config "$work/immuned.yaml" >> "$work/immuned.log" 2>&1 &
-  local p=$!
-  pids+=("$p")
-  wait_denied immuned
-  "$tiny"  # the first exec is measured, journaled and extended: the loop times cached decisions
-  "$loop" "$tiny" "$execs"
-  kill "$p"; wait "$p" 2>/dev/null || true
-}
-
-# Each peer's added cost is paired with "none" runs right before and after it
-# (its added cost = its time - the mean of those two): this VM drifts by tens
-# of microseconds per exec within a minute, which unpaired medians mix into
-# the comparison. The order of the peers rotates every round.
-declare -A added
-peers=(minimal fapolicyd immune)
-echo "exec_gate_bench: $rounds rounds x $execs execs of a static binary ($(stat -c %s "$tiny") bytes), $(nproc) cores, $(uname -r)" >&2
-us() { sed 's/.*"us_per_exec":\([0-9.]*\).*/\1/'; }
-nones=""
-for r in $(seq 1 "$rounds"); do
-  for k in 0 1 2; do
-    peer=${peers[$(( (r + k) % 3 ))]}
-    before=$(run_none | us)
-    t=$("run_$peer" | us)
-    after=$(run_none | us)
-    nones+="$before $after "
-    added[$peer]+="$(awk -v t="$t" -v b="$before" -v a="$after" 'BEGIN {printf "%.1f", t - (a + b) / 2}') "
-  done
+  "$build/cmd/immuned/immuned" --config "$work/$m.yaml" >> "$work/$m.log" 2>&1 &
+  pid_of[$m]=$!
+  pids+=("${pid_of[$m]}")
 done
+for _ in $(seq 1 100); do grep -q ready "$work/min.out" 2>/dev/null && break; sleep 0.05; done
+for m in immune immune-nopidfd fapolicyd; do wait_denied "$m"; done
+# The first exec of each is measured (Immune: hashed, journaled, extended):
+# the timed ones are cached decisions for every peer.
+for m in base "${peers[@]}"; do "$work/$m/tiny"; done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-none=$(echo "$nones" | median)
-minimal=$(echo "${added[minimal]}" | median)
-fapo=$(echo "${added[fapolicyd]}" | median)
-immune=$(echo "${added[immune]}" | median)
-awk -v n="$none" -v m="$minimal" -v f="$fapo" -v i="$immune" 'BEGIN {
-  printf "no watcher: %.1f us/exec (median)\n", n
-  printf "added per exec (median of paired differences): minimal %.1f   fapolicyd %.1f   immune %.1f us\n", m, f, i
-  if (m > 0) printf "immune added / minimal added   = %.2f (goal <= 1.2)\n", i / m
-  if (f > 0) printf "immune added / fapolicyd added = %.2f (goal <= 0.5)\n", i / f
+declare -A cpu0
+for m in "${peers[@]}"; do cpu0[$m]=$(cpu_ns "${pid_of[$m]}"); done
+bins=()
+for m in "${peers[@]}"; do bins+=("$work/$m/tiny"); done
+"$interleave" "$rounds" "$work/base/tiny" "${bins[@]}" > "$work/interleave.json"
+declare -A add cpu
+i=0
+while read -r line; do
+  m=${peers[$i]}
+  add[$m]=$(echo "$line" | added)
+  cpu[$m]=$(awk -v a="$(cpu_ns "${pid_of[$m]}")" -v b="${cpu0[$m]}" -v n="$rounds" 'BEGIN {printf "%.1f", (a - b) / n / 1000}')
+  i=$((i + 1))
+done < "$work/interleave.json"
+add[fapolicyd]=$(awk -v f="${add[fapolicyd]}" -v o="$fs_offset" 'BEGIN {printf "%.2f", f - o}')
+
+base=$(sed -n '1s/.*"base_median_us":\([0-9.]*\).*/\1/p' "$work/interleave.json")
+echo "base (unwatched tmpfs): $base us per fork+exec (median); ramfs - tmpfs with no watcher: $fs_offset us (taken off fapolicyd)"
+echo "added per exec, median of paired differences (the watcher's CPU per exec):"
+for m in "${peers[@]}"; do printf "  %-15s %7.1f us   (%5.1f us CPU)\n" "$m" "${add[$m]}" "${cpu[$m]}"; done
+awk -v m="${add[minimal]}" -v f="${add[fapolicyd]}" -v i="${add[immune]}" -v j="${add[immune-nopidfd]}" 'BEGIN {
+  if (m > 0) printf "immune / minimal   = %.2f (goal <= 1.2); without pidfds %.2f\n", i / m, j / m
+  else printf "immune / minimal: no ratio, the minimal responder added %.1f us (within the noise)\n", m
+  if (f > 0) printf "immune / fapolicyd = %.2f (goal <= 0.5); without pidfds %.2f\n", i / f, j / f
 }'
-echo "  none: $nones"
-for k in minimal fapolicyd immune; do echo "  added $k: ${added[$k]}"; done
+sed 's/^/  /' "$work/interleave.json"
 
 # In process: a cached decision, and cold hashing against openssl speed.
 head -c $((256 * 1024 * 1024)) /dev/urandom > "$work/hashme"
