@@ -91,15 +91,10 @@ class FakeDaemon {
 class HookRuncTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string missing = testing::RuncHarnessMissing();
-    if (!missing.empty()) GTEST_SKIP() << "needs " << missing;
-    // Before any thread exists (FakeDaemon starts one).
-    auto s = testing::EnterPrivateMountNamespace();
-    ASSERT_TRUE(s.ok()) << s.error().ToString();
-    ASSERT_TRUE(testing::BusyboxRootfs(dir_.path() + "/lower").ok());
-    auto r = Runc::Open(dir_.path() + "/runc-root");
-    ASSERT_TRUE(r.ok());
-    runc_ = std::move(*r);
+    IMMUNE_REQUIRE_RUNC_HARNESS();  // before any thread exists (FakeDaemon starts one)
+    auto scene = testing::MakeRuncScene(dir_.path());
+    ASSERT_TRUE(scene.ok()) << scene.error().ToString();
+    runc_ = std::move(scene->runc);
     id_ = testing::UniqueContainerId("hook");
     endpoint_ = "ipc://" + dir_.path() + "/control.sock";
   }

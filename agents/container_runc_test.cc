@@ -26,21 +26,16 @@ using testing::ScratchDir;
 class RuncContainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string missing = testing::RuncHarnessMissing();
-    if (!missing.empty()) GTEST_SKIP() << "needs " << missing;
-    auto s = testing::EnterPrivateMountNamespace();
-    ASSERT_TRUE(s.ok()) << s.error().ToString();
-    ASSERT_FALSE(dir_.path().empty());
-    ASSERT_TRUE(testing::BusyboxRootfs(dir_.path() + "/lower").ok());
+    IMMUNE_REQUIRE_RUNC_HARNESS();
+    auto scene = testing::MakeRuncScene(dir_.path());
+    ASSERT_TRUE(scene.ok()) << scene.error().ToString();
+    runc_ = std::move(scene->runc);
     BundleOptions opt;
     opt.args = {"sleep", "1000"};
     opt.annotations = {{"org.opencontainers.image.ref.name", "example.org/busybox:1.36"}};
-    auto b = OverlayBundle::Create(dir_.path() + "/bundle", dir_.path() + "/lower", opt);
+    auto b = OverlayBundle::Create(dir_.path() + "/bundle", scene->lower, opt);
     ASSERT_TRUE(b.ok()) << b.error().ToString();
     bundle_ = std::move(*b);
-    auto r = Runc::Open(dir_.path() + "/runc-root");
-    ASSERT_TRUE(r.ok()) << r.error().ToString();
-    runc_ = std::move(*r);
     id_ = testing::UniqueContainerId("disc");
   }
 

@@ -44,20 +44,15 @@ const OverlayItem* Find(const std::vector<OverlayItem>& items, const std::string
 class OverlayRuncTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string missing = testing::RuncHarnessMissing();
-    if (!missing.empty()) GTEST_SKIP() << "needs " << missing;
-    auto s = testing::EnterPrivateMountNamespace();
-    ASSERT_TRUE(s.ok()) << s.error().ToString();
-    ASSERT_FALSE(dir_.path().empty());
-    lower_ = dir_.path() + "/lower";
-    ASSERT_TRUE(testing::BusyboxRootfs(lower_).ok());
+    IMMUNE_REQUIRE_RUNC_HARNESS();
+    auto scene = testing::MakeRuncScene(dir_.path());
+    ASSERT_TRUE(scene.ok()) << scene.error().ToString();
+    lower_ = scene->lower;
+    runc_ = std::move(scene->runc);
     std::ofstream(lower_ + "/etc/config") << "orig\n";
     std::ofstream(lower_ + "/etc/victim") << "doomed\n";
     bundle_ = MakeBundle("bundle");
     ASSERT_NE(bundle_, nullptr);
-    auto r = Runc::Open(dir_.path() + "/runc-root");
-    ASSERT_TRUE(r.ok()) << r.error().ToString();
-    runc_ = std::move(*r);
     id_ = testing::UniqueContainerId("ovl");
     auto m = OverlayMeasurer::Create({});
     ASSERT_TRUE(m.ok()) << m.error().ToString();

@@ -33,14 +33,12 @@ namespace {
 
 using json = nlohmann::json;
 using immune::testing::BundleOptions;
-using immune::testing::BusyboxRootfs;
-using immune::testing::EnterPrivateMountNamespace;
 using immune::testing::HookSpec;
+using immune::testing::MakeRuncScene;
 using immune::testing::OverlayBundle;
 using immune::testing::ProcessResult;
 using immune::testing::Runc;
 using immune::testing::RunProcess;
-using immune::testing::RuncHarnessMissing;
 using immune::testing::ScratchDir;
 using immune::testing::UniqueContainerId;
 
@@ -82,13 +80,15 @@ class GateWorld {
     state_ = dir_.path() + "/state";
     policy_dir_ = dir_.path() + "/policy";
     host_mount_ = dir_.path() + "/hostmnt";
-    lower_ = dir_.path() + "/lower";
     std::filesystem::create_directories(policy_dir_);
     std::filesystem::create_directories(host_mount_);
     if (::mount("immune-test", host_mount_.c_str(), "tmpfs", 0, "mode=0755") != 0)
       return ::testing::AssertionFailure() << "mount tmpfs: " << std::strerror(errno);
     host_mounted_ = true;
-    if (Status s = BusyboxRootfs(lower_); !s.ok()) return ::testing::AssertionFailure() << s.error().ToString();
+    auto scene = MakeRuncScene(dir_.path());
+    if (!scene.ok()) return ::testing::AssertionFailure() << scene.error().ToString();
+    lower_ = scene->lower;
+    runc_ = std::move(scene->runc);
     WriteText(policy_dir_ + "/policy.yaml", policy_yaml);
     control_ = "ipc://" + state_ + "/control.sock";
     const std::string config = dir_.path() + "/immuned.yaml";
@@ -101,9 +101,6 @@ class GateWorld {
     daemon_ = std::move(d).value();
     if (!WaitFor([&] { return Control("gate.status").ok(); }, std::chrono::seconds(60)))
       return ::testing::AssertionFailure() << "immuned's exec gate did not come up; log:\n" << DaemonLog();
-    auto r = Runc::Open(dir_.path() + "/runc-root");
-    if (!r.ok()) return ::testing::AssertionFailure() << r.error().ToString();
-    runc_ = std::move(r).value();
     return ::testing::AssertionSuccess();
   }
 
@@ -188,12 +185,6 @@ std::string Policy(const std::string& container_mode, const std::string& host_al
   return p;
 }
 
-#define REQUIRE_HARNESS()                                         \
-  do {                                                            \
-    if (std::string m = RuncHarnessMissing(); !m.empty()) GTEST_SKIP() << m; \
-    ASSERT_TRUE(EnterPrivateMountNamespace().ok());               \
-  } while (0)
-
 bool HasEntry(const std::vector<json>& entries, const std::string& path_suffix, const std::string& decision) {
   for (const auto& e : entries)
     if (e.value("path", "").ends_with(path_suffix) && e.value("decision", "") == decision) return true;
@@ -209,7 +200,7 @@ bool HasAlarm(GateWorld& w, const std::string& what, const std::string& detail) 
 }
 
 TEST(ImmunedGate, EnforceAllowsBaselineAndDeniesDroppedProgramsInAContainer) {
-  REQUIRE_HARNESS();
+  IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
   ASSERT_TRUE(w.Start(Policy("enforce")));
   auto id = w.StartContainer("enforce");
@@ -256,7 +247,7 @@ std::string ActionPolicy(const std::string& actions) {
 }
 
 TEST(ImmunedGate, FreezeActionPausesTheContainer) {
-  REQUIRE_HARNESS();
+  IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
   ASSERT_TRUE(w.Start(ActionPolicy("deny, freeze, alarm")));
   auto id = w.StartContainer("freeze");
@@ -271,7 +262,7 @@ TEST(ImmunedGate, FreezeActionPausesTheContainer) {
 }
 
 TEST(ImmunedGate, StopActionStopsTheContainer) {
-  REQUIRE_HARNESS();
+  IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
   ASSERT_TRUE(w.Start(ActionPolicy("deny, stop, alarm")));
   auto id = w.StartContainer("stop");
@@ -283,7 +274,7 @@ TEST(ImmunedGate, StopActionStopsTheContainer) {
 }
 
 TEST(ImmunedGate, PermissiveOnlyLogsWhatEnforceWouldDeny) {
-  REQUIRE_HARNESS();
+  IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
   ASSERT_TRUE(w.Start(Policy("permissive")));
   auto id = w.StartContainer("permissive");
@@ -298,7 +289,7 @@ TEST(ImmunedGate, PermissiveOnlyLogsWhatEnforceWouldDeny) {
 }
 
 TEST(ImmunedGate, SamePathInTwoContainersGivesTwoEntries) {
-  REQUIRE_HARNESS();
+  IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
   ASSERT_TRUE(w.Start(Policy("enforce")));
   auto a = w.StartContainer("two-a");
@@ -316,7 +307,7 @@ TEST(ImmunedGate, SamePathInTwoContainersGivesTwoEntries) {
 }
 
 TEST(ImmunedGate, LearnThenEnforceAllowsExactlyTheLearnedSet) {
-  REQUIRE_HARNESS();
+  IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
   // Learn mode for containers; the busybox allow line is irrelevant there.
   ASSERT_TRUE(w.Start(Policy("learn")));
@@ -374,7 +365,7 @@ pid_t WorkerOf(pid_t supervisor) {
 }
 
 TEST(ImmunedGate, FailClosedSupervisorKeepsExecsGatedWhileTheDaemonRestarts) {
-  REQUIRE_HARNESS();
+  IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
   const std::string busybox = FileSha256("/usr/bin/busybox");
   ASSERT_TRUE(w.Start(Policy("enforce", busybox), "  on_failure: fail-closed\n", {"--supervise"}));
@@ -397,7 +388,7 @@ TEST(ImmunedGate, FailClosedSupervisorKeepsExecsGatedWhileTheDaemonRestarts) {
 }
 
 TEST(ImmunedGate, FailOpenLetsExecsRunUntilTheDaemonIsBack) {
-  REQUIRE_HARNESS();
+  IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
   const std::string busybox = FileSha256("/usr/bin/busybox");
   ASSERT_TRUE(w.Start(Policy("enforce", busybox), "  on_failure: fail-open\n", {"--supervise"}));
@@ -431,7 +422,7 @@ TEST(ImmunedGate, FailOpenLetsExecsRunUntilTheDaemonIsBack) {
 
 
 TEST(ImmunedIntegrity, OverlayMeasurementOfARunningPausedAndStoppedContainer) {
-  REQUIRE_HARNESS();
+  IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
   ASSERT_TRUE(w.Start(Policy("enforce")));
   WriteText(w.lower() + "/etc/motd", "welcome\n");
@@ -485,7 +476,7 @@ TEST(ImmunedIntegrity, OverlayMeasurementOfARunningPausedAndStoppedContainer) {
 }
 
 TEST(ImmunedIntegrity, PatchedTextInAContainerIsFoundAndKilled) {
-  REQUIRE_HARNESS();
+  IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
   const std::string policy = "apiVersion: immune/v1\nkind: Policy\nscope: {containers: all}\nmode: enforce\n"
                              "actions: [deny, kill, alarm]\nallow:\n  - " + FileSha256("/usr/bin/busybox") +
@@ -511,7 +502,7 @@ TEST(ImmunedIntegrity, PatchedTextInAContainerIsFoundAndKilled) {
 }
 
 TEST(ImmunedIntegrity, CriticalFileChangesAreLoggedAndAlarmed) {
-  REQUIRE_HARNESS();
+  IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
   const std::string conf = "/tmp/immune-critical-" + std::to_string(::getpid()) + ".conf";
   WriteText(conf, "PermitRootLogin no\n");
@@ -527,7 +518,7 @@ TEST(ImmunedIntegrity, CriticalFileChangesAreLoggedAndAlarmed) {
 }
 
 TEST(ImmunedIntegrity, CriticalFilesNamedInPolicyAreWatchedFromTheirApply) {
-  REQUIRE_HARNESS();
+  IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
   const std::string conf = "/tmp/immune-critical-policy-" + std::to_string(::getpid()) + ".conf";
   WriteText(conf, "net.ipv4.ip_forward = 0\n");

@@ -227,6 +227,15 @@ Status OverlayBundle::Configure(const BundleOptions& options) {
   return OkStatus();
 }
 
+Result<RuncScene> MakeRuncScene(const std::string& dir) {
+  if (dir.empty()) return InvalidArgument("runc scene: no scratch directory");
+  RuncScene scene;
+  scene.lower = dir + "/lower";
+  IMMUNE_RETURN_IF_ERROR(BusyboxRootfs(scene.lower));
+  IMMUNE_ASSIGN_OR_RETURN(scene.runc, Runc::Open(dir + "/runc-root"));
+  return scene;
+}
+
 Result<std::unique_ptr<Runc>> Runc::Open(const std::string& root, const std::string& binary, int timeout_ms) {
   std::error_code ec;
   fs::create_directories(root, ec);

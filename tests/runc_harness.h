@@ -9,14 +9,13 @@
 // Typical use, in a test binary that runs one test per process (as
 // gtest_discover_tests does):
 //
-//   ASSERT_TRUE(EnterPrivateMountNamespace().ok());   // first, single-threaded
+//   IMMUNE_REQUIRE_RUNC_HARNESS();                     // first, single-threaded
 //   ScratchDir dir;                                    // removed last
-//   ASSERT_TRUE(BusyboxRootfs(dir.path() + "/lower").ok());
+//   auto scene = MakeRuncScene(dir.path());            // DIR/lower, DIR/runc-root
 //   BundleOptions opt; opt.args = {"sleep", "1000"};
-//   auto bundle = OverlayBundle::Create(dir.path() + "/b", dir.path() + "/lower", opt);
-//   auto runc = Runc::Open(dir.path() + "/runc-root");
-//   ASSERT_TRUE((*runc)->Create("ct1", (*bundle)->bundle()).ok());
-//   ASSERT_TRUE((*runc)->Start("ct1").ok());
+//   auto bundle = OverlayBundle::Create(dir.path() + "/b", scene->lower, opt);
+//   ASSERT_TRUE(scene->runc->Create("ct1", (*bundle)->bundle()).ok());
+//   ASSERT_TRUE(scene->runc->Start("ct1").ok());
 //
 // Declare the ScratchDir before the bundle and the Runc: destruction runs in
 // reverse, so containers are deleted, then the overlay unmounted, then the
@@ -180,6 +179,26 @@ class ScratchDir {
 // runc names cgroups after ids, so parallel tests must not share them.
 std::string UniqueContainerId(const std::string& tag);
 
+// The usual start of a runc test once the private mount namespace is entered:
+// the busybox lower layer at DIR/lower and a runc root at DIR/runc-root.
+struct RuncScene {
+  std::string lower;
+  std::unique_ptr<Runc> runc;
+};
+Result<RuncScene> MakeRuncScene(const std::string& dir);
+
 }  // namespace immune::testing
+
+// First line of a runc test (or its fixture's SetUp), while the process is
+// still single-threaded: skips, naming what is missing, without root, runc or
+// busybox-static, then enters a private mount namespace (a failure is fatal).
+#define IMMUNE_REQUIRE_RUNC_HARNESS()                                                         \
+  do {                                                                                       \
+    if (std::string immune_missing_ = ::immune::testing::RuncHarnessMissing();               \
+        !immune_missing_.empty())                                                            \
+      GTEST_SKIP() << "needs " << immune_missing_;                                           \
+    ::immune::Status immune_ns_ = ::immune::testing::EnterPrivateMountNamespace();           \
+    ASSERT_TRUE(immune_ns_.ok()) << immune_ns_.error().ToString();                           \
+  } while (0)
 
 #endif  // IMMUNE_TESTS_RUNC_HARNESS_H_
