@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -39,13 +40,21 @@ namespace {
 
 constexpr std::uint64_t kPermMask = FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM;
 
+// What Classify found out about an event that needs a decision: handed from
+// the reader's fast path to the worker, which does not classify again.
+struct Classified {
+  GateEvent ev;
+  DecisionKey key;
+  std::uint64_t generation = 0;
+};
+
 // One permission event read from the group, waiting for a worker.
 struct Pending {
   int fd = -1;
   int pidfd = -1;
   pid_t pid = 0;
   std::uint64_t mask = 0;
-  bool classified = false;  // the reader's fast path counted it already (a miss)
+  std::unique_ptr<Classified> classified;  // set by the reader's fast path on a miss
 };
 
 // How a worker's answer came about, for the counters.
@@ -164,12 +173,6 @@ struct ExecGate::Impl {
            std::chrono::duration_cast<std::chrono::nanoseconds>(config.racy_window).count();
   }
 
-  // Counts once per event: the worker does not count again what the
-  // reader's fast path classified before handing it over.
-  static void Count(const Pending& p, std::atomic<std::uint64_t>& c) {
-    if (!p.classified) Bump(c);
-  }
-
   // What the reader can answer by itself, without hashing or deciding: a
   // non-regular file, a data open, a cached answer (set in `out`). Otherwise
   // fills `ev` and `key` for Decide and returns nullopt. The hot path: runs
@@ -179,12 +182,12 @@ struct ExecGate::Impl {
     struct stat st {};
     if (fstat(p.fd, &st) != 0) return IoError(Errno("fstat of event fd " + std::to_string(p.fd)));
     if (!S_ISREG(st.st_mode)) {
-      Count(p, counters.non_regular);
+      Bump(counters.non_regular);
       return std::optional<bool>(true);
     }
     if (p.mask & FAN_OPEN_EXEC_PERM) {
       ev.kind = CodeKind::kExec;
-      Count(p, counters.execs);
+      Bump(counters.execs);
     } else {
       IMMUNE_ASSIGN_OR_RETURN(Content content, SniffContent(p.fd));
       if (content == Content::kElf) {
@@ -194,10 +197,10 @@ struct ExecGate::Impl {
       } else if (IsInterpreterProcess(p.pid, config.interpreters)) {
         ev.kind = CodeKind::kInterpreted;
       } else {
-        Count(p, counters.data_opens);
+        Bump(counters.data_opens);
         return std::optional<bool>(true);
       }
-      Count(p, counters.code_opens);
+      Bump(counters.code_opens);
     }
     ev.pid = p.pid;
     ev.pidfd = p.pidfd;
@@ -212,7 +215,7 @@ struct ExecGate::Impl {
     key = DecisionKey{decider->ScopeOf(ev), ev.version.dev, ev.version.ino};
     generation = decider->Generation();
     if (std::optional<bool> hit = cache.Lookup(key, ev.version, generation)) {
-      Count(p, counters.cache_hits);
+      Bump(counters.cache_hits);
       return hit;
     }
     return std::optional<bool>();
@@ -220,11 +223,15 @@ struct ExecGate::Impl {
 
   // The decision for one event; an error Result is answered with error_mode.
   Result<bool> Decide(const Pending& p) {
-    GateEvent ev;
-    DecisionKey key;
-    std::uint64_t generation = 0;
-    IMMUNE_ASSIGN_OR_RETURN(std::optional<bool> quick, Classify(p, ev, key, generation));
-    if (quick) return *quick;
+    Classified fresh;
+    if (!p.classified) {  // the reader's fast path failed on it: classify here
+      IMMUNE_ASSIGN_OR_RETURN(std::optional<bool> quick, Classify(p, fresh.ev, fresh.key, fresh.generation));
+      if (quick) return *quick;
+    }
+    Classified& c = p.classified ? *p.classified : fresh;
+    GateEvent& ev = c.ev;
+    const DecisionKey& key = c.key;
+    const std::uint64_t generation = c.generation;
     Bump(counters.cache_misses);
     IMMUNE_ASSIGN_OR_RETURN(tsb::FileMeasurement m, measure.MeasureFile(p.fd));
     ev.digest = std::move(m.digest);
@@ -266,7 +273,7 @@ struct ExecGate::Impl {
         std::unique_lock lock(mu);
         cv.wait(lock, [&] { return stopping || !queue.empty(); });
         if (stopping) return;  // Stop answers what is left
-        p = queue.front();
+        p = std::move(queue.front());
         queue.pop_front();
       }
       Handle(p);
@@ -278,13 +285,11 @@ struct ExecGate::Impl {
   // an error, a Decider that throws in ScopeOf: they answer those).
   bool AnswerQuickly(Pending& p) {
     try {
-      GateEvent ev;
-      DecisionKey key;
-      std::uint64_t generation = 0;
-      Result<std::optional<bool>> r = Classify(p, ev, key, generation);
+      Classified c;
+      Result<std::optional<bool>> r = Classify(p, c.ev, c.key, c.generation);
       if (!r.ok()) return false;  // the worker retries and answers with the error mode
       if (!r->has_value()) {
-        p.classified = true;
+        p.classified = std::make_unique<Classified>(std::move(c));  // a miss only: no allocation on hits
         return false;
       }
       Finish(p, **r);
@@ -309,7 +314,7 @@ struct ExecGate::Impl {
       Finish(p, ModeAllows(config.overload_mode));
       return;
     }
-    queue.push_back(p);
+    queue.push_back(std::move(p));
     const std::uint64_t depth = queue.size();
     lock.unlock();
     cv.notify_one();
@@ -348,7 +353,7 @@ struct ExecGate::Impl {
         Finish(p, true);
       } else if (p.fd >= 0 && (p.mask & kPermMask)) {
         Bump(counters.events);
-        if (!AnswerQuickly(p)) Dispatch(p);
+        if (!AnswerQuickly(p)) Dispatch(std::move(p));
       } else {
         if (p.fd >= 0) close(p.fd);
         if (p.pidfd >= 0) close(p.pidfd);
