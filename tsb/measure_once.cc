@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "immune/core/mapped_hash.h"
+
 namespace immune::tsb {
 namespace {
 
@@ -24,8 +26,13 @@ std::int64_t NowRealtimeNs() {
 
 }  // namespace
 
-MeasureCache::MeasureCache(HashAlg alg, std::size_t buffer_size, std::chrono::milliseconds racy_window)
-    : alg_(alg), racy_window_(racy_window), buffer_(buffer_size == 0 ? 4096 : buffer_size), hasher_(alg) {}
+MeasureCache::MeasureCache(HashAlg alg, std::size_t buffer_size, std::chrono::milliseconds racy_window,
+                           std::uint64_t map_threshold)
+    : alg_(alg),
+      racy_window_(racy_window),
+      map_threshold_(map_threshold),
+      buffer_(buffer_size == 0 ? 4096 : buffer_size),
+      hasher_(alg) {}
 
 Result<FileVersion> MeasureCache::Stat(int fd) const {
   struct statx stx {};
@@ -65,13 +72,31 @@ Result<FileMeasurement> MeasureCache::MeasureFile(int fd) {
   if (!hasher_.ok())
     return Unsupported("hash algorithm " + std::string(HashAlgName(alg_)) + " is not available");
   hasher_.Reset();
+  const std::string what = "fd " + std::to_string(fd);
   off_t off = 0;
+  if (before.size >= map_threshold_) {
+    Status mapped = HashMappedRange(fd, before.size, hasher_, what);
+    if (mapped.ok()) {
+      off = static_cast<off_t>(before.size);
+    } else if (mapped.error().code() == ErrorCode::kAborted) {
+      // The file shrank under the mapping: what was hashed is no version of
+      // it. Nothing to cache; the next event measures the new version.
+      cache_.erase(key);
+      return mapped.error();
+    } else {
+      // Not mappable here (a filesystem without mmap, no address space, our
+      // SIGBUS handler replaced) or a page that could not be read in: pread
+      // decides, from the start, with a clean hasher.
+      hasher_.Reset();
+    }
+  }
+  // Reads to end of file, also after a mapped [0, size): a file that grew
+  // since the fstat is hashed as far as it is read, as pread alone would.
   for (;;) {
     const ssize_t n = pread(fd, buffer_.data(), buffer_.size(), off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return IoError("read(fd " + std::to_string(fd) + ") at byte " + std::to_string(off) + ": " +
-                     std::strerror(errno));
+      return IoError("read(" + what + ") at byte " + std::to_string(off) + ": " + std::strerror(errno));
     }
     if (n == 0) break;
     hasher_.Update(ByteSpan(buffer_.data(), static_cast<std::size_t>(n)));
