@@ -8,9 +8,13 @@
 #   immune-nopidfd  the same with gate.report_pidfd: false (what the pidfds cost)
 #   fapolicyd       Debian's fapolicyd (file trust by sha256); it chooses what to watch by
 #                   file system type only, so its mount is the one ramfs (watch_fs = ramfs)
-# All watchers run at once and bench/exec_interleave execs the binaries in
-# turn, so each peer's added cost is paired with a base exec a millisecond
-# away (this VM drifts by tens of microseconds per exec within a minute). The
+# One phase per peer, only its watcher running: bench/exec_interleave execs
+# the peer's binary and the base's in turn, ROUNDS times, so every watched
+# exec is paired with an unwatched one a millisecond away (this VM drifts by
+# tens of microseconds per exec within a minute); a phase's figure is the
+# median of those differences, a peer's the median over CYCLES phases (the
+# peers' phases alternate). Running all watchers at once was tried: each
+# daemon's idle threads then disturbed the others' figures. The
 # ramfs-against-tmpfs difference is measured first, with no watcher, and taken
 # off fapolicyd's figure. Also each watcher's CPU time per exec. Then the
 # in-process costs (bench/exec_gate_bench: cached decision, cold hashing) and
@@ -18,11 +22,12 @@
 #
 # Everything runs inside `unshare -m` on private mounts: no mark ever lands
 # on a host filesystem. Needs root.
-#   bench/exec_gate_bench.sh [ROUNDS] [BUILD_DIR]
+#   bench/exec_gate_bench.sh [ROUNDS] [CYCLES] [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds="${1:-4000}"
-build="$(realpath "${2:-build/release}")"
+rounds="${1:-2000}"
+cycles="${2:-3}"
+build="$(realpath "${3:-build/release}")"
 [[ $EUID -eq 0 ]] || { echo "exec_gate_bench: needs root (fanotify, mounts)" >&2; exit 2; }
 for t in bench/exec_interleave bench/tiny_static bench/fanotify_min_responder bench/exec_gate_bench cmd/immuned/immuned; do
   [[ -x "$build/$t" ]] || { echo "exec_gate_bench: $build/$t is not built" >&2; exit 2; }
@@ -30,7 +35,7 @@ done
 command -v fapolicyd >/dev/null || { echo "exec_gate_bench: fapolicyd is not installed" >&2; exit 2; }
 
 if [[ "${IMMUNE_BENCH_INNER:-}" != 1 ]]; then
-  exec env IMMUNE_BENCH_INNER=1 unshare -m --propagation private "$0" "$rounds" "$build"
+  exec env IMMUNE_BENCH_INNER=1 unshare -m --propagation private "$0" "$rounds" "$cycles" "$build"
 fi
 
 work="$(mktemp -d /tmp/immune-gate-bench.XXXXXX)"
@@ -70,7 +75,7 @@ cpu_ns() {  # on-CPU time of every thread of PID, in ns (schedstat)
   echo "$s"
 }
 
-echo "exec_gate_bench: $rounds rounds, one fork+exec of a static binary ($(stat -c %s "$work/base/tiny") bytes) per peer per round, $(nproc) cores, $(uname -r)" >&2
+echo "exec_gate_bench: $cycles cycles of a $rounds-round phase per peer, fork+exec of a static binary ($(stat -c %s "$work/base/tiny") bytes), $(nproc) cores, $(uname -r)" >&2
 # ramfs against tmpfs, nothing watching yet.
 fs_offset=$("$interleave" $((rounds / 2)) "$work/base/tiny" "$work/fapolicyd/tiny" | added)
 
@@ -101,13 +106,6 @@ mount --bind "$work/fapo" /etc/fapolicyd
 mount -t tmpfs fapolicyd-db /var/lib/fapolicyd
 mount -t tmpfs fapolicyd-run /run/fapolicyd
 
-declare -A pid_of
-"$build/bench/fanotify_min_responder" "$work/minimal" exec+open > "$work/min.out" &
-pid_of[minimal]=$!
-pids+=("${pid_of[minimal]}")
-fapolicyd --debug-deny > "$work/fapolicyd.log" 2>&1 &
-pid_of[fapolicyd]=$!
-pids+=("${pid_of[fapolicyd]}")
 cat > "$work/policy.yaml" <<EOF
 apiVersion: immune/v1
 kind: Policy
@@ -130,41 +128,62 @@ gate:
   report_pidfd: $([[ $m == immune ]] && echo true || echo false)
 log_level: warning
 EOF
-  "$build/cmd/immuned/immuned" --config "$work/$m.yaml" >> "$work/$m.log" 2>&1 &
-  pid_of[$m]=$!
-  pids+=("${pid_of[$m]}")
 done
-for _ in $(seq 1 100); do grep -q ready "$work/min.out" 2>/dev/null && break; sleep 0.05; done
-for m in immune immune-nopidfd fapolicyd; do wait_denied "$m"; done
-# The first exec of each is measured (Immune: hashed, journaled, extended):
-# the timed ones are cached decisions for every peer.
-for m in base "${peers[@]}"; do "$work/$m/tiny"; done
 
-declare -A cpu0
-for m in "${peers[@]}"; do cpu0[$m]=$(cpu_ns "${pid_of[$m]}"); done
-bins=()
-for m in "${peers[@]}"; do bins+=("$work/$m/tiny"); done
-"$interleave" "$rounds" "$work/base/tiny" "${bins[@]}" > "$work/interleave.json"
+# Starts PEER's watcher and waits until it gates; its pid in $watcher.
+start_watcher() {
+  local p=""
+  case $1 in
+    minimal)
+      "$build/bench/fanotify_min_responder" "$work/minimal" exec+open > "$work/min.out" &
+      p=$!
+      for _ in $(seq 1 100); do grep -q ready "$work/min.out" 2>/dev/null && break; sleep 0.05; done ;;
+    fapolicyd)
+      fapolicyd --debug-deny >> "$work/fapolicyd.log" 2>&1 &
+      p=$! ;;
+    immune*)
+      "$build/cmd/immuned/immuned" --config "$work/$1.yaml" >> "$work/$1.log" 2>&1 &
+      p=$! ;;
+  esac
+  pids+=("$p")
+  watcher=$p
+  [[ $1 == minimal ]] || wait_denied "$1"
+}
+
+# One phase per watcher, only that watcher running, its execs interleaved
+# with the unwatched base's; phases cycle through the peers.
+declare -A adds cpus
+for c in $(seq 1 "$cycles"); do
+  for m in "${peers[@]}"; do
+    start_watcher "$m"
+    p=$watcher
+    "$work/$m/tiny"  # the first exec is measured (Immune: hashed, journaled, extended); the timed ones are cached
+    c0=$(cpu_ns "$p")
+    line=$("$interleave" "$rounds" "$work/base/tiny" "$work/$m/tiny")
+    cpus[$m]+="$(awk -v a="$(cpu_ns "$p")" -v b="$c0" -v n="$rounds" 'BEGIN {printf "%.1f", (a - b) / n / 1000}') "
+    a=$(echo "$line" | added)
+    [[ $m == fapolicyd ]] && a=$(awk -v f="$a" -v o="$fs_offset" 'BEGIN {printf "%.2f", f - o}')
+    adds[$m]+="$a "
+    echo "  cycle $c $m: $line" >> "$work/phases.log"
+    kill "$p"; wait "$p" 2>/dev/null || true
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 declare -A add cpu
-i=0
-while read -r line; do
-  m=${peers[$i]}
-  add[$m]=$(echo "$line" | added)
-  cpu[$m]=$(awk -v a="$(cpu_ns "${pid_of[$m]}")" -v b="${cpu0[$m]}" -v n="$rounds" 'BEGIN {printf "%.1f", (a - b) / n / 1000}')
-  i=$((i + 1))
-done < "$work/interleave.json"
-add[fapolicyd]=$(awk -v f="${add[fapolicyd]}" -v o="$fs_offset" 'BEGIN {printf "%.2f", f - o}')
-
-base=$(sed -n '1s/.*"base_median_us":\([0-9.]*\).*/\1/p' "$work/interleave.json")
-echo "base (unwatched tmpfs): $base us per fork+exec (median); ramfs - tmpfs with no watcher: $fs_offset us (taken off fapolicyd)"
-echo "added per exec, median of paired differences (the watcher's CPU per exec):"
-for m in "${peers[@]}"; do printf "  %-15s %7.1f us   (%5.1f us CPU)\n" "$m" "${add[$m]}" "${cpu[$m]}"; done
+for m in "${peers[@]}"; do
+  add[$m]=$(echo "${adds[$m]}" | median)
+  cpu[$m]=$(echo "${cpus[$m]}" | median)
+done
+echo "ramfs - tmpfs with no watcher: $fs_offset us (taken off fapolicyd's figures)"
+echo "added per exec, median over $cycles phases of the median paired difference (the watcher's CPU per exec):"
+for m in "${peers[@]}"; do printf "  %-15s %7.1f us   (%5.1f us CPU)   phases: %s\n" "$m" "${add[$m]}" "${cpu[$m]}" "${adds[$m]}"; done
 awk -v m="${add[minimal]}" -v f="${add[fapolicyd]}" -v i="${add[immune]}" -v j="${add[immune-nopidfd]}" 'BEGIN {
   if (m > 0) printf "immune / minimal   = %.2f (goal <= 1.2); without pidfds %.2f\n", i / m, j / m
   else printf "immune / minimal: no ratio, the minimal responder added %.1f us (within the noise)\n", m
   if (f > 0) printf "immune / fapolicyd = %.2f (goal <= 0.5); without pidfds %.2f\n", i / f, j / f
 }'
-sed 's/^/  /' "$work/interleave.json"
+cat "$work/phases.log"
 
 # In process: a cached decision, and cold hashing against openssl speed.
 head -c $((256 * 1024 * 1024)) /dev/urandom > "$work/hashme"
