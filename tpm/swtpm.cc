@@ -66,11 +66,6 @@ Status WriteFile(const fs::path& path, const std::string& text) {
 // reaped. swtpm_setup exits before the swtpm it started for manufacturing is
 // reaped; without this, that swtpm would be re-parented to init and linger as
 // a zombie until init gets round to it.
-//
-// The child is killed (SIGKILL) when the thread that spawned it dies, so a
-// daemon killed with SIGKILL or by the OOM killer leaves no swtpm behind to
-// hold its state directory (a restarted daemon would start a second one on
-// the same state).
 Result<pid_t> Spawn(const std::vector<std::string>& args, const fs::path& log, bool reap_descendants = false) {
   int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) return IoError("open " + log.string() + ": " + ErrnoText(errno));
@@ -82,12 +77,9 @@ Result<pid_t> Spawn(const std::vector<std::string>& args, const fs::path& log, b
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
     // Child: only async-signal-safe calls until exec.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (::getppid() != parent) ::_exit(126);  // the parent died before the prctl
     ::dup2(null_fd, 0);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);

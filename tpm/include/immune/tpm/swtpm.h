@@ -7,9 +7,7 @@
 // `swtpm socket` on two free loopback ports (command, control) and waits
 // until it answers. The destructor stops that process by its PID (SIGTERM,
 // then SIGKILL after a grace period), reaps it and removes a temporary state
-// directory. No other process is ever signalled. Should the owner die
-// without stopping it (SIGKILL, a crash), the kernel kills swtpm too
-// (PR_SET_PDEATHSIG): call Start from a thread that outlives the object.
+// directory. No other process is ever signalled.
 //
 // Files in the state directory: tpm/ (swtpm's TPM state), localca/ (the
 // private CA's keys and certificates), swtpm_setup.conf,
