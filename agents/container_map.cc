@@ -255,7 +255,7 @@ Result<ContainerMap::InfoPtr> ContainerMap::Lookup(pid_t pid, int pidfd) {
   if (subject != 0) {
     std::lock_guard lock(subjects_mu_);
     // An answer computed under an older map version is not kept.
-    if (subjects_version_ != version && version > subjects_version_) {
+    if (version > subjects_version_) {
       subjects_.clear();
       subjects_version_ = version;
     }
