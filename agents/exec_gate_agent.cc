@@ -172,6 +172,7 @@ Status ExecGateAgent::Start(tsbd::AgentHost& host, const std::map<std::string, s
   gc.use_pidfd = config_.report_pidfd;
   gc.queue_capacity = config_.queue_capacity;
   gc.workers = static_cast<unsigned>(config_.workers);
+  gc.reader_nice = config_.reader_nice;
   gc.overload_mode = config_.overload_allow ? FailMode::kOpen : FailMode::kClosed;
   gc.interpreters = policy::DefaultInterpreters();
   decider_ = std::make_shared<PolicyDecider>(*this);

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/fanotify.h>
 #include <sys/utsname.h>
@@ -13,6 +14,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string_view>
 #include <thread>
 
@@ -32,6 +36,13 @@ using gate_test::Wait;
 constexpr const char* kBusybox = "/usr/bin/busybox";
 
 Bytes B(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+std::string ReadText(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
 
 bool Denied(const Outcome& o) { return o.exec_errno == EPERM || o.exec_errno == EACCES; }
 bool RanOk(const Outcome& o) {
@@ -365,11 +376,19 @@ TEST(ExecGate, AdoptedGroupKeepsMarksAcrossRestarts) {
               GateConfig config;
               config.inherited_fd = supervisor;
               {
+                GATE_CHECK(fcntl(supervisor, F_SETFL, fcntl(supervisor, F_GETFL) | O_NONBLOCK) == 0, "O_NONBLOCK");
                 auto gate = ExecGate::Create(config, decider);
                 GATE_CHECK(gate.ok(), gate.error().ToString());
+                // One open file description: the gate's reader blocks in read(2) on it.
+                GATE_CHECK(!(fcntl(supervisor, F_GETFL) & O_NONBLOCK), "the adopted group is made blocking");
                 GATE_CHECK((*gate)->Start().ok(), "start");
                 GATE_CHECK(Denied(RunBusybox(b.bad)), "first gate denies");
                 GATE_CHECK(RanOk(RunBusybox(b.ok)), "first gate allows");
+                // Made non-blocking again behind the gate's back (by the
+                // supervisor, say): the reader waits in poll instead, still answers, still stops.
+                GATE_CHECK(fcntl(supervisor, F_SETFL, fcntl(supervisor, F_GETFL) | O_NONBLOCK) == 0, "O_NONBLOCK");
+                GATE_CHECK(Denied(RunBusybox(b.bad)), "a non-blocking group still denies");
+                GATE_CHECK(RanOk(RunBusybox(b.ok)), "a non-blocking group still allows");
               }
               // No gate: the exec waits in the kernel (neither allowed nor failed).
               auto waiting = SpawnBusybox(b.bad);
@@ -391,6 +410,76 @@ TEST(ExecGate, AdoptedGroupKeepsMarksAcrossRestarts) {
               GATE_CHECK(RanOk(RunBusybox(b.ok)), "second gate allows");
               (*gate)->Stop();
               close(supervisor);
+              return "";
+            }));
+}
+
+// The reader blocks in read(2) at its own nice value; Stop wakes it with
+// ReaderWakeSignal, whether it has seen events or not.
+TEST(ExecGate, ReaderRunsAtItsNiceValueAndStopsFromABlockedRead) {
+  EXPECT_EQ("", RunSandboxed([](const std::string& mnt) -> std::string {
+              Binaries b;
+              std::string e = PrepareBinaries(mnt, &b);
+              GATE_CHECK(e.empty(), e);
+              auto decider = std::make_shared<AllowDigests>();
+              decider->Allow(b.ok_digest);
+              // The nice value of this process's thread named `name`, or 100 when there is none.
+              auto nice_of = [](const std::string& name) {
+                for (int tries = 0; tries < 200; ++tries) {
+                  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+                    if (ReadText(t.path() / "comm") != name + "\n") continue;
+                    const std::string stat = ReadText(t.path() / "stat");
+                    const std::size_t paren = stat.rfind(')');
+                    if (paren == std::string::npos) continue;
+                    // After "pid (comm)": state is field 3, nice field 19.
+                    std::istringstream in(stat.substr(paren + 2));
+                    std::string field;
+                    for (int i = 3; i < 19 && in >> field; ++i) {
+                    }
+                    int nice = 100;
+                    if (in >> nice && nice != 0) return nice;
+                  }
+                  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // set as the thread starts
+                }
+                return 100;
+              };
+              for (const bool with_events : {false, true}) {
+                GateConfig config;
+                config.reader_nice = with_events ? -7 : -3;
+                GATE_START(gate, config, decider, mnt);
+                GATE_CHECK(nice_of("gate-reader") == config.reader_nice,
+                           "reader nice " + std::to_string(nice_of("gate-reader")));
+                if (with_events) {
+                  GATE_CHECK(RanOk(RunBusybox(b.ok)), "allowed");
+                  GATE_CHECK(Denied(RunBusybox(b.bad)), "denied");
+                }
+                gate->Stop();  // the reader is blocked in read(2) here
+                GATE_CHECK(RanOk(RunBusybox(b.bad)), "after Stop nothing is gated");
+              }
+              GateConfig bad;
+              bad.reader_nice = -21;
+              auto refused = ExecGate::Create(bad, decider);
+              GATE_CHECK(!refused.ok() && refused.error().code() == ErrorCode::kInvalidArgument,
+                         "reader_nice -21 must be refused");
+              return "";
+            }));
+}
+
+// The reader's wake-up signal handled by something else: no gate (its Stop
+// could never wake the reader).
+TEST(ExecGate, RefusesAWakeSignalThatIsAlreadyHandled) {
+  EXPECT_EQ("", RunSandboxed([](const std::string&) -> std::string {
+              struct sigaction sa {};
+              sa.sa_handler = [](int) {};
+              sigemptyset(&sa.sa_mask);
+              GATE_CHECK(sigaction(ReaderWakeSignal(), &sa, nullptr) == 0, std::strerror(errno));
+              auto gate = ExecGate::Create(GateConfig{}, std::make_shared<AllowDigests>());
+              GATE_CHECK(!gate.ok() && gate.error().code() == ErrorCode::kUnsupported, "must be refused");
+              GATE_CHECK(gate.error().message().find("SIGRTMIN+4") != std::string::npos, gate.error().message());
+              sa.sa_handler = SIG_DFL;
+              GATE_CHECK(sigaction(ReaderWakeSignal(), &sa, nullptr) == 0, std::strerror(errno));
+              auto again = ExecGate::Create(GateConfig{}, std::make_shared<AllowDigests>());
+              GATE_CHECK(again.ok(), "with the default disposition back: " + again.error().ToString());
               return "";
             }));
 }

@@ -3,6 +3,8 @@
 # fork + exec of a small static binary, each peer gating its own mount:
 #   base            a tmpfs no one watches (the reference)
 #   minimal         bench/fanotify_min_responder: allow-all, the same mask as Immune (exec+open)
+#   minimal-pidfd   the same responder asking for a pidfd with every event (FAN_REPORT_PIDFD),
+#                   as Immune does by default: what the kernel's pidfds cost by themselves
 #   immune          immuned, exec gate in enforce mode, the binary allowed by digest (defaults:
 #                   the kernel hands a pidfd with every event)
 #   immune-nopidfd  the same with gate.report_pidfd: false (what the pidfds cost)
@@ -43,12 +45,12 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 0.5
-  for m in base minimal immune immune-nopidfd fapolicyd; do umount -l "$work/$m" 2>/dev/null || true; done
+  for m in base minimal minimal-pidfd immune immune-nopidfd fapolicyd; do umount -l "$work/$m" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-peers=(minimal immune immune-nopidfd fapolicyd)
+peers=(minimal minimal-pidfd immune immune-nopidfd fapolicyd)
 mkdir -p "$work/fapo/rules.d"
 for m in base "${peers[@]}"; do
   mkdir -p "$work/$m"
@@ -134,8 +136,9 @@ done
 start_watcher() {
   local p=""
   case $1 in
-    minimal)
-      "$build/bench/fanotify_min_responder" "$work/minimal" exec+open > "$work/min.out" &
+    minimal*)
+      rm -f "$work/min.out"
+      "$build/bench/fanotify_min_responder" "$work/$1" exec+open $([[ $1 == minimal-pidfd ]] && echo pidfd) > "$work/min.out" &
       p=$!
       for _ in $(seq 1 100); do grep -q ready "$work/min.out" 2>/dev/null && break; sleep 0.05; done ;;
     fapolicyd)
@@ -147,7 +150,7 @@ start_watcher() {
   esac
   pids+=("$p")
   watcher=$p
-  [[ $1 == minimal ]] || wait_denied "$1"
+  [[ $1 == minimal* ]] || wait_denied "$1"
 }
 
 # One phase per watcher, only that watcher running, its execs interleaved
@@ -178,9 +181,10 @@ done
 echo "ramfs - tmpfs with no watcher: $fs_offset us (taken off fapolicyd's figures)"
 echo "added per exec, median over $cycles phases of the median paired difference (the watcher's CPU per exec):"
 for m in "${peers[@]}"; do printf "  %-15s %7.1f us   (%5.1f us CPU)   phases: %s\n" "$m" "${add[$m]}" "${cpu[$m]}" "${adds[$m]}"; done
-awk -v m="${add[minimal]}" -v f="${add[fapolicyd]}" -v i="${add[immune]}" -v j="${add[immune-nopidfd]}" 'BEGIN {
+awk -v m="${add[minimal]}" -v mp="${add[minimal-pidfd]}" -v f="${add[fapolicyd]}" -v i="${add[immune]}" -v j="${add[immune-nopidfd]}" 'BEGIN {
   if (m > 0) printf "immune / minimal   = %.2f (goal <= 1.2); without pidfds %.2f\n", i / m, j / m
   else printf "immune / minimal: no ratio, the minimal responder added %.1f us (within the noise)\n", m
+  if (mp > 0) printf "immune / minimal-pidfd = %.2f (both with a pidfd per event); minimal-pidfd / minimal = %.2f\n", i / mp, (m > 0 ? mp / m : 0)
   if (f > 0) printf "immune / fapolicyd = %.2f (goal <= 0.5); without pidfds %.2f\n", i / f, j / f
 }'
 cat "$work/phases.log"

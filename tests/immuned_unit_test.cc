@@ -194,13 +194,14 @@ TEST(ConfigTest, SampleConfigurationParses) {
   EXPECT_FALSE(c->gate.fail_open);
   EXPECT_FALSE(c->gate.overload_allow);
   EXPECT_EQ(c->gate.memfd_noexec, 2);
+  EXPECT_EQ(c->gate.reader_nice, -10);
 }
 
 TEST(ConfigTest, GateAndPolicySections) {
   auto c = ParseConfig(
       "state_dir: /s\npolicy: {paths: [/p], bundle_keys: /k.pub}\ngate:\n  enabled: true\n"
       "  mounts: [/a, {path: /b, mark: filesystem}]\n  on_overload: allow\n  on_failure: fail-open\n"
-      "  memfd_noexec: leave\n  workers: 4\n  report_pidfd: false\n",
+      "  memfd_noexec: leave\n  workers: 4\n  report_pidfd: false\n  reader_nice: -15\n",
       "t.yaml");
   ASSERT_TRUE(c.ok()) << c.error().ToString();
   EXPECT_EQ(c->policy.bundle_keys, std::vector<std::string>{"/k.pub"});
@@ -212,11 +213,14 @@ TEST(ConfigTest, GateAndPolicySections) {
   EXPECT_EQ(c->gate.memfd_noexec, -1);
   EXPECT_EQ(c->gate.workers, 4u);
   EXPECT_FALSE(c->gate.report_pidfd);
+  EXPECT_EQ(c->gate.reader_nice, -15);
   const std::pair<const char*, const char*> bad[] = {
       {"gate:\n  on_failure: maybe\n", "t.yaml:3: gate.on_failure: expected fail-closed or fail-open"},
       {"gate:\n  mounts: [relative]\n", "t.yaml:3: gate.mounts: needs an absolute path"},
       {"gate:\n  mounts: [{path: /a, mark: inode}]\n", "t.yaml:3: gate.mounts.mark: expected mount or filesystem"},
       {"gate:\n  enable: true\n", "t.yaml:3: gate.enable: unknown setting"},
+      {"gate:\n  reader_nice: -21\n", "t.yaml:3: gate.reader_nice: out of range: -21 (-20 to 19)"},
+      {"gate:\n  reader_nice: high\n", "t.yaml:3: gate.reader_nice: not a number: high"},
       {"policy:\n  path: /p\n", "t.yaml:3: policy.path: unknown setting"},
       {"policy:\n  ledger: sqlite:/l\n", "policy.ledger_trust: is required with policy.ledger"},
   };

@@ -2,6 +2,8 @@
 // daemon in tsb/daemon (immune/tsbd/daemon.h), the exec gate in agents/
 // (immune/agents/exec_gate_agent.h), the supervisor in supervisor.h.
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -83,6 +85,13 @@ int main(int argc, char** argv) {
     return immune::immuned::RunSupervisor(worker, [&] { return MakeGateGroup(config); });
   }
 
+  // The exec gate's reader wake-up signal: blocked here, before any thread
+  // starts, so every thread inherits the block and only the gate's reader
+  // (which unblocks it for itself) takes one sent to the process.
+  sigset_t wake;
+  sigemptyset(&wake);
+  sigaddset(&wake, immune::agents::ReaderWakeSignal());
+  pthread_sigmask(SIG_BLOCK, &wake, nullptr);
   int inherited_fd = -1;
   if (const char* fd = std::getenv(immune::immuned::kGateFdEnv)) {
     inherited_fd = std::atoi(fd);

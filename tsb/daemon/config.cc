@@ -38,6 +38,22 @@ Result<std::uint64_t> Uint(std::string_view src, const YAML::Node& n, const std:
   return static_cast<std::uint64_t>(v);
 }
 
+Result<std::int64_t> Int(std::string_view src, const YAML::Node& n, const std::string& key, std::int64_t min,
+                         std::int64_t max) {
+  if (!n.IsScalar()) return Bad(src, n, key, "expected a number");
+  const std::string s = n.Scalar();
+  std::size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(s, &used, 10);
+  } catch (const std::exception&) {
+    return Bad(src, n, key, "not a number: " + s);
+  }
+  if (used != s.size() || v < min || v > max)
+    return Bad(src, n, key, "out of range: " + s + " (" + std::to_string(min) + " to " + std::to_string(max) + ")");
+  return static_cast<std::int64_t>(v);
+}
+
 Result<bool> Bool(std::string_view src, const YAML::Node& n, const std::string& key) {
   if (!n.IsScalar()) return Bad(src, n, key, "expected true or false");
   const std::string& s = n.Scalar();
@@ -122,6 +138,9 @@ Status ParseGate(std::string_view src, const YAML::Node& v, GateSection& g) {
       IMMUNE_ASSIGN_OR_RETURN(g.code_opens, Bool(src, n, key));
     } else if (key == "gate.report_pidfd") {
       IMMUNE_ASSIGN_OR_RETURN(g.report_pidfd, Bool(src, n, key));
+    } else if (key == "gate.reader_nice") {
+      IMMUNE_ASSIGN_OR_RETURN(auto nice, Int(src, n, key, -20, 19));
+      g.reader_nice = static_cast<int>(nice);
     } else if (key == "gate.workers") {
       IMMUNE_ASSIGN_OR_RETURN(auto w, Uint(src, n, key, 64));
       if (w == 0) return Bad(src, n, key, "must be positive");

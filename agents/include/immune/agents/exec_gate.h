@@ -111,6 +111,12 @@ struct GateConfig {
   bool gate_code_opens = true;  // also FAN_OPEN_PERM (libraries, scripts, interpreters)
   std::size_t queue_capacity = 4096;
   unsigned workers = 2;
+  // The reader thread's nice value (-20..19), set when it starts; 0 leaves
+  // it alone. Every opener on a gated mount waits on the reader: below 0, a
+  // process woken by an answer does not preempt the reader before it is back
+  // in read(2) (docs/exec-gate.md, "Cost"). Failing to set it (no
+  // CAP_SYS_NICE) is logged, not fatal.
+  int reader_nice = -10;
   FailMode overload_mode = FailMode::kClosed;  // queue full
   FailMode error_mode = FailMode::kClosed;     // measuring or deciding failed
   // On Stop. Default allow: once a group's fd is closed the kernel allows what
@@ -185,6 +191,14 @@ class ExecGate {
   explicit ExecGate(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The signal that wakes a gate's reader to stop (SIGRTMIN+4): the reader
+// blocks in read(2) on the group and Stop() sends it to that thread alone.
+// The gate installs a do-nothing handler over the default disposition and
+// refuses to start (kUnsupported) if something else in the process handles
+// it. A process embedding gates should block it on its other threads, as
+// immuned does, so a stray one sent to the process lands on a reader.
+int ReaderWakeSignal();
 
 // vm.memfd_noexec (Linux >= 6.3) is per pid namespace: executable memfds never
 // pass through a marked filesystem, so this is how a container's namespace

@@ -56,6 +56,9 @@ struct GateSection {
   // FAN_REPORT_PIDFD: a pidfd with every event, so a recycled pid is never
   // attributed or killed (costs the kernel a pidfd per event).
   bool report_pidfd = true;
+  // The nice value of the thread that reads and answers events (cached
+  // answers never leave it): every gated exec waits on it (docs/exec-gate.md).
+  int reader_nice = -10;
   std::size_t workers = 2;
   std::size_t queue_capacity = 4096;
   bool overload_allow = false;  // a full queue answers deny (fail-closed) unless set
