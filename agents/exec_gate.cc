@@ -71,7 +71,7 @@ std::string DevName(dev_t dev) { return std::to_string(major(dev)) + ":" + std::
 struct Counters {
   std::atomic<std::uint64_t> events{0}, execs{0}, code_opens{0}, data_opens{0}, non_regular{0}, cache_hits{0},
       cache_misses{0}, decisions{0}, allowed{0}, denied{0}, overload_answers{0}, shutdown_answers{0},
-      errors{0}, kernel_overflows{0}, queue_high_water{0}, self_opens{0};
+      errors{0}, kernel_overflows{0}, queue_high_water{0}, self_opens{0}, content_hits{0};
 };
 
 void Bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
@@ -152,6 +152,7 @@ struct ExecGate::Impl {
   dev_t exe_dev = 0;
   tsb::MeasureCache measure;
   DecisionCache cache;
+  ContentCache contents;
   Counters counters;
 
   std::mutex mu;  // guards queue, stopping
@@ -201,6 +202,20 @@ struct ExecGate::Impl {
            std::chrono::duration_cast<std::chrono::nanoseconds>(config.racy_window).count();
   }
 
+  // What the file at `fd` is, from the content cache when this version of it
+  // was seen before, else from its first bytes (then cached, unless its ctime
+  // is too recent for the version to tell a change apart).
+  Result<Content> ContentOf(int fd, const tsb::FileVersion& version) {
+    const DecisionKey key{0, version.dev, version.ino};
+    if (std::optional<Content> known = contents.Lookup(key, version, 0)) {
+      Bump(counters.content_hits);
+      return *known;
+    }
+    IMMUNE_ASSIGN_OR_RETURN(Content content, SniffContent(fd));
+    if (!Racy(version.ctime_ns)) contents.Store(key, version, 0, content);
+    return content;
+  }
+
   // What the reader can answer by itself, without hashing or deciding: a
   // non-regular file, a data open, a cached answer (set in `out`). Otherwise
   // fills `ev` and `key` for Decide and returns nullopt. The hot path: runs
@@ -213,11 +228,16 @@ struct ExecGate::Impl {
       Bump(counters.non_regular);
       return std::optional<bool>(true);
     }
+    ev.version.dev = st.st_dev;
+    ev.version.ino = st.st_ino;
+    ev.version.size = static_cast<std::uint64_t>(st.st_size);
+    ev.version.mtime_ns = Ns(st.st_mtim);
+    ev.version.ctime_ns = Ns(st.st_ctim);
     if (p.mask & FAN_OPEN_EXEC_PERM) {
       ev.kind = CodeKind::kExec;
       Bump(counters.execs);
     } else {
-      IMMUNE_ASSIGN_OR_RETURN(Content content, SniffContent(p.fd));
+      IMMUNE_ASSIGN_OR_RETURN(Content content, ContentOf(p.fd, ev.version));
       if (content == Content::kElf) {
         ev.kind = CodeKind::kElfOpen;
       } else if (content == Content::kScript) {
@@ -234,11 +254,6 @@ struct ExecGate::Impl {
     ev.pidfd = p.pidfd;
     ev.fd = p.fd;
     ev.alg = config.hash_alg;
-    ev.version.dev = st.st_dev;
-    ev.version.ino = st.st_ino;
-    ev.version.size = static_cast<std::uint64_t>(st.st_size);
-    ev.version.mtime_ns = Ns(st.st_mtim);
-    ev.version.ctime_ns = Ns(st.st_ctim);
 
     key = DecisionKey{decider->ScopeOf(ev), ev.version.dev, ev.version.ino};
     generation = decider->Generation();
@@ -261,6 +276,10 @@ struct ExecGate::Impl {
     const DecisionKey& key = c.key;
     const std::uint64_t generation = c.generation;
     Bump(counters.cache_misses);
+    // An exec is followed by a FAN_OPEN_PERM of the same file: known, its
+    // content needs no reading there (nor at the next exec's).
+    // (A read error here is the measurement's to report.)
+    if (ev.kind == CodeKind::kExec) (void)ContentOf(p.fd, ev.version);
     IMMUNE_ASSIGN_OR_RETURN(tsb::FileMeasurement m, measure.MeasureFile(p.fd));
     ev.digest = std::move(m.digest);
     ev.ima_xattr = ReadImaXattr(p.fd);
@@ -646,6 +665,7 @@ GateStats ExecGate::Stats() const {
   s.denied = r(c.denied);
   s.overload_answers = r(c.overload_answers);
   s.self_opens = r(c.self_opens);
+  s.content_hits = r(c.content_hits);
   s.shutdown_answers = r(c.shutdown_answers);
   s.errors = r(c.errors);
   s.kernel_overflows = r(c.kernel_overflows);

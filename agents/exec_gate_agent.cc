@@ -249,6 +249,7 @@ std::string ExecGateAgent::StatusJson() const {
                {"data_opens", s.data_opens},
                {"cache_hits", s.cache_hits},
                {"cache_misses", s.cache_misses},
+               {"content_hits", s.content_hits},
                {"decisions", s.decisions},
                {"allowed", s.allowed},
                {"denied", s.denied},

@@ -248,10 +248,14 @@ TEST(ExecGate, CacheHitsAndGenerationChange) {
               GATE_CHECK(RanOk(RunBusybox(b.ok)), "first run");
               const int asked = decider->calls.load();
               GATE_CHECK(asked == 1, "the first exec is decided once, then cached: " + std::to_string(asked));
-              const std::uint64_t hits = gate->Stats().cache_hits;
+              // The exec's FAN_OPEN_PERM follows its FAN_OPEN_EXEC_PERM: the
+              // worker noted what the file is, so that open reads nothing.
+              const GateStats first = gate->Stats();
+              GATE_CHECK(first.content_hits >= 1, "the exec's open: content known");
               GATE_CHECK(RanOk(RunBusybox(b.ok)), "second run");
               GATE_CHECK(decider->calls.load() == 1, "the second exec must not ask");
-              GATE_CHECK(gate->Stats().cache_hits > hits, "the second exec is a cache hit");
+              GATE_CHECK(gate->Stats().cache_hits > first.cache_hits, "the second exec is a cache hit");
+              GATE_CHECK(gate->Stats().content_hits > first.content_hits, "and its open a content hit");
               decider->generation.fetch_add(1);
               GATE_CHECK(RanOk(RunBusybox(b.ok)), "third run");
               GATE_CHECK(decider->calls.load() == 2,

@@ -91,6 +91,23 @@ TEST(GateCache, HitNeedsSameVersionAndGeneration) {
   EXPECT_EQ(cache.size(), 1u);
 }
 
+TEST(GateCache, ContentIsKeptPerFileVersion) {
+  ContentCache cache(64);
+  const DecisionKey key{0, 1, 100};
+  tsb::FileVersion v{1, 100, 10, 5, 6, std::nullopt};
+  EXPECT_FALSE(cache.Lookup(key, v, 0).has_value());
+  cache.Store(key, v, 0, Content::kOther);
+  ASSERT_TRUE(cache.Lookup(key, v, 0).has_value());
+  EXPECT_EQ(*cache.Lookup(key, v, 0), Content::kOther);
+  tsb::FileVersion rewritten = v;  // e.g. a data file rewritten as a script
+  rewritten.mtime_ns = 8;
+  rewritten.ctime_ns = 8;
+  EXPECT_FALSE(cache.Lookup(key, rewritten, 0).has_value()) << "another version is read again";
+  cache.Store(key, rewritten, 0, Content::kScript);
+  EXPECT_EQ(*cache.Lookup(key, rewritten, 0), Content::kScript);
+  EXPECT_FALSE(cache.Lookup(key, v, 0).has_value()) << "one entry per file, its latest version";
+}
+
 TEST(GateCache, StaysBounded) {
   DecisionCache cache(64);
   for (std::uint64_t i = 0; i < 10000; ++i) {

@@ -142,6 +142,7 @@ struct GateStats {
   std::uint64_t code_opens = 0;   // opens classified as code
   std::uint64_t data_opens = 0;   // opens allowed as data without asking
   std::uint64_t non_regular = 0;  // non-regular files, allowed
+  std::uint64_t content_hits = 0;  // opens whose content (ELF, script, other) was known: no read of it
   std::uint64_t cache_hits = 0;
   std::uint64_t cache_misses = 0;
   std::uint64_t decisions = 0;         // Decider::Decide calls
