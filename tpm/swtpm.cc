@@ -79,7 +79,13 @@ Result<pid_t> Spawn(const std::vector<std::string>& args, const fs::path& log, b
   argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
+    // Child: only async-signal-safe calls until exec. The caller may block
+    // signals or ignore SIGPIPE (immuned blocks SIGTERM and SIGINT for its
+    // sigwait): swtpm gets neither, or Stop's SIGTERM would wait out the grace.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
     ::dup2(null_fd, 0);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);

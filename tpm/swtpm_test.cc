@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "immune/tpm/testing/swtpm_fixture.h"
 #include "immune/tpm/tpm.h"
@@ -47,6 +48,33 @@ TEST(SwtpmProcessTest, DestructorStopsProcessAndRemovesTempDir) {
   }
   EXPECT_TRUE(ProcessGone(pid));
   EXPECT_FALSE(fs::exists(dir));
+}
+
+// A mask line of /proc/PID/status ("SigBlk") as a number.
+unsigned long long SignalMask(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stoull(line.substr(field.size() + 1), nullptr, 16);
+  return ~0ULL;
+}
+
+// A caller that blocks SIGTERM (immuned does, for its sigwait) does not pass
+// the block on: Stop's SIGTERM reaches swtpm. (SIGPIPE is reset to its
+// default too, but swtpm ignores it by itself.)
+TEST(SwtpmProcessTest, StartsWithNoSignalBlocked) {
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGINT);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+  auto swtpm = SwtpmProcess::Start(Options({HashAlg::kSha256}));
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_TRUE(swtpm.ok()) << swtpm.error().ToString();
+  const pid_t pid = (*swtpm)->pid();
+  EXPECT_EQ(SignalMask(pid, "SigBlk"), 0u);
+  (*swtpm)->Stop();
+  EXPECT_TRUE(ProcessGone(pid));
 }
 
 TEST(SwtpmProcessTest, StopIsIdempotentAndPersistentStateSurvives) {
