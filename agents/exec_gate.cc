@@ -113,7 +113,7 @@ void UnregisterGateFd(int slot) {
 
 // The reader blocks in read(2) on the group and is woken to stop by this
 // signal, sent to its thread alone; the handler does nothing, the point is
-// the EINTR. Installed once per process, only over the default disposition.
+// the EINTR. Installed only over the default disposition.
 void OnReaderWake(int) {}
 
 Status InstallReaderWakeHandler() {
@@ -678,8 +678,8 @@ GateStats ExecGate::Stats() const {
 }
 
 bool ExecGate::pidfd_reporting() const { return impl_->pidfd_reporting; }
+int ExecGate::fanotify_fd() const { return impl_->fan_fd; }
 
 int ReaderWakeSignal() { return SIGRTMIN + 4; }
-int ExecGate::fanotify_fd() const { return impl_->fan_fd; }
 
 }  // namespace immune::agents

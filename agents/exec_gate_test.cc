@@ -77,6 +77,15 @@ Result<std::unique_ptr<ExecGate>> StartGate(GateConfig config, std::shared_ptr<D
   return gate;
 }
 
+// The usual scene: the two binaries on `mnt` (Binaries `b`) and a decider
+// (`decider`) that allows only "ok".
+#define GATE_SCENE(b, decider, mnt)                          \
+  Binaries b;                                                \
+  const std::string b##_error = PrepareBinaries(mnt, &b);    \
+  GATE_CHECK(b##_error.empty(), b##_error);                  \
+  auto decider = std::make_shared<AllowDigests>();           \
+  decider->Allow(b.ok_digest)
+
 #define GATE_START(var, config, decider, mnt, ...)                                \
   auto var##_result = StartGate(config, decider, mnt __VA_OPT__(, ) __VA_ARGS__); \
   GATE_CHECK(var##_result.ok(), var##_result.error().ToString());                 \
@@ -109,11 +118,7 @@ TEST(ExecGate, RefusesTheRootAndOwnFilesystem) {
 
 TEST(ExecGate, AllowedBinaryRunsOtherIsDenied) {
   EXPECT_EQ("", RunSandboxed([](const std::string& mnt) -> std::string {
-              Binaries b;
-              std::string e = PrepareBinaries(mnt, &b);
-              GATE_CHECK(e.empty(), e);
-              auto decider = std::make_shared<AllowDigests>();
-              decider->Allow(b.ok_digest);
+              GATE_SCENE(b, decider, mnt);
               GATE_START(gate, GateConfig{}, decider, mnt);
               Outcome ok = RunBusybox(b.ok);
               GATE_CHECK(RanOk(ok), ok.ToString());
@@ -209,16 +214,12 @@ TEST(ExecGate, SharedLibraryAndLoaderOpensAreGated) {
 
 TEST(ExecGate, CopiedRenamedAndModifiedBinaries) {
   EXPECT_EQ("", RunSandboxed([](const std::string& mnt) -> std::string {
-              Binaries b;
-              std::string e = PrepareBinaries(mnt, &b);
-              GATE_CHECK(e.empty(), e);
-              auto decider = std::make_shared<AllowDigests>();
-              decider->Allow(b.ok_digest);
+              GATE_SCENE(b, decider, mnt);
               GATE_START(gate, GateConfig{}, decider, mnt);
               GATE_CHECK(rename(b.bad.c_str(), (mnt + "/renamed").c_str()) == 0, std::strerror(errno));
               Outcome o = RunBusybox(mnt + "/renamed");
               GATE_CHECK(Denied(o), "renamed: " + o.ToString());
-              e = gate_test::WriteFile(mnt + "/copy", b.bad_bytes);  // a new inode, the same bytes
+              const std::string e = gate_test::WriteFile(mnt + "/copy", b.bad_bytes);  // a new inode, the same bytes
               GATE_CHECK(e.empty(), e);
               o = RunBusybox(mnt + "/copy");
               GATE_CHECK(Denied(o), "copied: " + o.ToString());
@@ -237,11 +238,7 @@ TEST(ExecGate, CopiedRenamedAndModifiedBinaries) {
 
 TEST(ExecGate, CacheHitsAndGenerationChange) {
   EXPECT_EQ("", RunSandboxed([](const std::string& mnt) -> std::string {
-              Binaries b;
-              std::string e = PrepareBinaries(mnt, &b);
-              GATE_CHECK(e.empty(), e);
-              auto decider = std::make_shared<AllowDigests>();
-              decider->Allow(b.ok_digest);
+              GATE_SCENE(b, decider, mnt);
               GateConfig config;
               config.racy_window = std::chrono::milliseconds(0);  // the file was just written
               GATE_START(gate, config, decider, mnt);
@@ -267,11 +264,7 @@ TEST(ExecGate, CacheHitsAndGenerationChange) {
 TEST(ExecGate, DecisionErrorsUseTheErrorMode) {
   for (FailMode mode : {FailMode::kClosed, FailMode::kOpen}) {
     EXPECT_EQ("", RunSandboxed([mode](const std::string& mnt) -> std::string {
-                Binaries b;
-                std::string e = PrepareBinaries(mnt, &b);
-                GATE_CHECK(e.empty(), e);
-                auto decider = std::make_shared<AllowDigests>();
-                decider->Allow(b.ok_digest);
+                GATE_SCENE(b, decider, mnt);
                 decider->throw_instead = true;
                 GateConfig config;
                 config.error_mode = mode;
@@ -290,11 +283,7 @@ TEST(ExecGate, DecisionErrorsUseTheErrorMode) {
 TEST(ExecGate, OverloadAnswersWithTheConfiguredMode) {
   for (FailMode mode : {FailMode::kClosed, FailMode::kOpen}) {
     EXPECT_EQ("", RunSandboxed([mode](const std::string& mnt) -> std::string {
-                Binaries b;
-                std::string e = PrepareBinaries(mnt, &b);
-                GATE_CHECK(e.empty(), e);
-                auto decider = std::make_shared<AllowDigests>();
-                decider->Allow(b.ok_digest);
+                GATE_SCENE(b, decider, mnt);
                 decider->block = true;
                 GateConfig config;
                 config.queue_capacity = 1;
@@ -330,11 +319,7 @@ TEST(ExecGate, OverloadAnswersWithTheConfiguredMode) {
 // in flight, then waits for that decision.
 TEST(ExecGate, StopAnswersEverything) {
   EXPECT_EQ("", RunSandboxed([](const std::string& mnt) -> std::string {
-              Binaries b;
-              std::string e = PrepareBinaries(mnt, &b);
-              GATE_CHECK(e.empty(), e);
-              auto decider = std::make_shared<AllowDigests>();
-              decider->Allow(b.ok_digest);
+              GATE_SCENE(b, decider, mnt);
               decider->block = true;
               GateConfig config;
               config.workers = 1;
@@ -366,17 +351,13 @@ TEST(ExecGate, StopAnswersEverything) {
 // made while no gate runs waits in the kernel for the next gate.
 TEST(ExecGate, AdoptedGroupKeepsMarksAcrossRestarts) {
   EXPECT_EQ("", RunSandboxed([](const std::string& mnt) -> std::string {
-              Binaries b;
-              std::string e = PrepareBinaries(mnt, &b);
-              GATE_CHECK(e.empty(), e);
+              GATE_SCENE(b, decider, mnt);
               const int supervisor =
                   fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
               GATE_CHECK(supervisor >= 0, std::strerror(errno));
               GATE_CHECK(fanotify_mark(supervisor, FAN_MARK_ADD | FAN_MARK_MOUNT,
                                        FAN_OPEN_EXEC_PERM | FAN_OPEN_PERM, AT_FDCWD, mnt.c_str()) == 0,
                          std::strerror(errno));
-              auto decider = std::make_shared<AllowDigests>();
-              decider->Allow(b.ok_digest);
               GateConfig config;
               config.inherited_fd = supervisor;
               {
@@ -422,11 +403,7 @@ TEST(ExecGate, AdoptedGroupKeepsMarksAcrossRestarts) {
 // ReaderWakeSignal, whether it has seen events or not.
 TEST(ExecGate, ReaderRunsAtItsNiceValueAndStopsFromABlockedRead) {
   EXPECT_EQ("", RunSandboxed([](const std::string& mnt) -> std::string {
-              Binaries b;
-              std::string e = PrepareBinaries(mnt, &b);
-              GATE_CHECK(e.empty(), e);
-              auto decider = std::make_shared<AllowDigests>();
-              decider->Allow(b.ok_digest);
+              GATE_SCENE(b, decider, mnt);
               // The nice value of this process's thread named `name`, or 100 when there is none.
               auto nice_of = [](const std::string& name) {
                 for (int tries = 0; tries < 200; ++tries) {
