@@ -3,9 +3,10 @@
 // FAN_OPEN_EXEC_PERM (and FAN_OPEN_PERM with exec+open, the mask Immune's gate
 // uses), read events, allow each at once, close its fd. With pidfd, the group
 // asks for FAN_REPORT_PIDFD and closes each event's pidfd too: what the
-// kernel's pidfd costs, with nothing else around it. The peer that bench/exec_gate_bench.sh
-// measures Immune's added cost against. Prints "ready" once marked; stops on
-// SIGTERM/SIGINT (the kernel allows anything pending when the fd closes).
+// kernel's pidfd costs, with nothing else around it. The peer that
+// bench/exec_gate_bench.sh measures Immune's added cost against. Prints
+// "ready" once marked; stops on SIGTERM/SIGINT (the kernel allows anything
+// pending when the fd closes).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

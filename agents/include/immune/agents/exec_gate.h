@@ -114,7 +114,7 @@ struct GateConfig {
   // The reader thread's nice value (-20..19), set when it starts; 0 leaves
   // it alone. Every opener on a gated mount waits on the reader: below 0, a
   // process woken by an answer does not preempt the reader before it is back
-  // in read(2) (docs/exec-gate.md, "Cost"). Failing to set it (no
+  // in read(2) (docs/exec-gate.md, "The reader thread"). Failing to set it (no
   // CAP_SYS_NICE) is logged, not fatal.
   int reader_nice = -10;
   FailMode overload_mode = FailMode::kClosed;  // queue full
