@@ -11,6 +11,8 @@
 #include <zmq.h>
 
 #include <fstream>
+#include <map>
+#include <thread>
 #include <optional>
 
 #include "immune/tpm/testing/swtpm_fixture.h"
@@ -125,6 +127,20 @@ TEST(ImmunedCurveTest, ListedClientIsServedUnlistedAndPlainAreRefused) {
       },
       seconds(30)))
       << ReadAll(log);
+
+  // An idle daemon does not wake up: the endpoint threads and the ZAP handler
+  // block until a request, a handshake event or Stop (they used to poll every
+  // 100 or 200 ms to notice a stop, five to ten wake-ups a second each).
+  // First the last status client's disconnection is let through (it wakes
+  // the control socket and the ZAP handler once or twice).
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::map<std::string, long> before = ThreadSwitches((*d)->pid());
+  for (const char* name : {"immuned-agent", "immuned-ctl", "immuned-zap"})
+    ASSERT_TRUE(before.count(name)) << "no thread named " << name;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const std::map<std::string, long> after = ThreadSwitches((*d)->pid());
+  for (const char* name : {"immuned-agent", "immuned-ctl", "immuned-zap"})
+    EXPECT_LE(after.at(name) - before.at(name), 1) << name << " woke up while the daemon was idle";
 
   // The server's key pair: generated on first start, the secret key 0600.
   struct stat st {};

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <filesystem>
 #include <thread>
 
@@ -209,6 +211,24 @@ int RunCapture(const std::vector<std::string>& argv, std::string* out, std::chro
   while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) out->append(buf, static_cast<std::size_t>(n));
   ::close(fds[0]);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+std::map<std::string, long> ThreadSwitches(pid_t pid) {
+  std::map<std::string, long> out;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& t : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream comm(t.path() / "comm"), status(t.path() / "status");
+    std::string name, line;
+    if (!std::getline(comm, name)) continue;
+    long n = 0;
+    while (std::getline(status, line)) {
+      for (const char* key : {"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"})
+        if (line.rfind(key, 0) == 0) n += std::stol(line.substr(std::strlen(key)));
+    }
+    out[name] += n;
+  }
+  return out;
 }
 
 }  // namespace immune::tsbd::testing

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -81,6 +82,10 @@ tsb::MeasurementEntry TestEntry(const std::string& path, std::uint32_t n, const 
 // Runs argv; stdout (and stderr, if asked) in *out; the exit status or -1.
 int RunCapture(const std::vector<std::string>& argv, std::string* out, std::chrono::seconds timeout,
                bool with_stderr = false);
+
+// The context switches (voluntary and not) of each thread of `pid` so far,
+// by thread name (threads that share a name are summed).
+std::map<std::string, long> ThreadSwitches(pid_t pid);
 
 }  // namespace immune::tsbd::testing
 

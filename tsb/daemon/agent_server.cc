@@ -43,6 +43,7 @@ void Daemon::AgentLoop(zmq::socket_t* socket) {
   zmq::socket_t& sock = *socket;
   std::map<std::string, Session> sessions;   // by routing id
   std::map<std::string, std::string> owner;  // agent name -> routing id
+  ::pthread_setname_np(::pthread_self(), "immuned-agent");
   zmq::pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
 
   auto flush_acks = [&] {
@@ -58,7 +59,7 @@ void Daemon::AgentLoop(zmq::socket_t* socket) {
 
   for (;;) {
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(200));
+      zmq::poll(items, 2, std::chrono::milliseconds(-1));  // until a request, an ack, or Stop
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       LogError(std::string("agent endpoint: poll: ") + e.what());

@@ -2,6 +2,7 @@
 // {"v":1,"cmd":C,"args":{...}} with {"v":1,"ok":true,"result":R} or
 // {"v":1,"ok":false,"error":{"code":..,"field":..,"message":..}}.
 // Commands: status, log, containers, pcr, view, alarms (docs/tsb-daemon.md).
+#include <pthread.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -270,10 +271,11 @@ void Daemon::ControlLoop(zmq::socket_t* socket) {
   // Over tcp:// the ZAP handler admitted the client's CURVE key; SO_PEERCRED
   // exists for ipc:// only.
   const bool ipc = ControlEndpoint(config_).starts_with("ipc://");
-  zmq::pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0}};
+  ::pthread_setname_np(::pthread_self(), "immuned-ctl");
+  zmq::pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, stop_fd_, ZMQ_POLLIN, 0}};
   while (!endpoints_exit_) {
     try {
-      zmq::poll(items, 1, std::chrono::milliseconds(200));
+      zmq::poll(items, 2, std::chrono::milliseconds(-1));  // until a request, or Stop
       if (!(items[0].revents & ZMQ_POLLIN)) continue;
       zmq::message_t msg;
       if (!sock.recv(msg, zmq::recv_flags::dontwait)) continue;

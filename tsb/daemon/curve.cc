@@ -1,6 +1,9 @@
 #include "immune/tsbd/curve.h"
 
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <cerrno>
@@ -126,6 +129,8 @@ Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(zmq::context_t& context,
                                                       const std::vector<Monitored>& monitored) {
   std::unique_ptr<ZapHandler> h(new ZapHandler());
   h->allow_ = std::move(allow);
+  h->stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (h->stop_fd_ < 0) return IoError(std::string("ZAP handler: eventfd: ") + std::strerror(errno));
   try {
     h->socket_ = std::make_unique<zmq::socket_t>(context, zmq::socket_type::rep);
     h->socket_->set(zmq::sockopt::linger, 0);
@@ -155,9 +160,14 @@ Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(zmq::context_t& context,
 
 ZapHandler::~ZapHandler() {
   exit_ = true;
+  if (stop_fd_ >= 0) {
+    const std::uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof(one));
+  }
   if (thread_.joinable()) thread_.join();
   monitors_.clear();
   socket_.reset();
+  if (stop_fd_ >= 0) ::close(stop_fd_);
 }
 
 void ZapHandler::OnMonitorEvent(std::size_t i) {
@@ -180,14 +190,16 @@ void ZapHandler::OnMonitorEvent(std::size_t i) {
 }
 
 void ZapHandler::Loop() {
+  ::pthread_setname_np(::pthread_self(), "immuned-zap");
   zmq::socket_t& sock = *socket_;
-  std::vector<zmq::pollitem_t> items = {{sock.handle(), 0, ZMQ_POLLIN, 0}};
+  // [0] ZAP requests, [1] the stop eventfd, [2..] the handshake monitors.
+  std::vector<zmq::pollitem_t> items = {{sock.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, stop_fd_, ZMQ_POLLIN, 0}};
   for (const auto& m : monitors_) items.push_back({m->handle(), 0, ZMQ_POLLIN, 0});
   while (!exit_) {
     try {
-      zmq::poll(items, std::chrono::milliseconds(100));
-      for (std::size_t i = 1; i < items.size(); ++i)
-        if (items[i].revents & ZMQ_POLLIN) OnMonitorEvent(i - 1);
+      zmq::poll(items, std::chrono::milliseconds(-1));  // until a request, a monitor event, or stop
+      for (std::size_t i = 2; i < items.size(); ++i)
+        if (items[i].revents & ZMQ_POLLIN) OnMonitorEvent(i - 2);
       if (!(items[0].revents & ZMQ_POLLIN)) continue;
       std::vector<zmq::message_t> f;
       if (!zmq::recv_multipart(sock, std::back_inserter(f), zmq::recv_flags::dontwait)) continue;

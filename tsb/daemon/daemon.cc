@@ -207,6 +207,8 @@ Status Daemon::Init() {
 
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return IoError(std::string("eventfd: ") + std::strerror(errno));
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0) return IoError(std::string("eventfd: ") + std::strerror(errno));
   try {
     agent_socket_ = std::make_unique<zmq::socket_t>(*zmq_, zmq::socket_type::router);
     agent_socket_->set(zmq::sockopt::linger, 0);
@@ -302,9 +304,12 @@ void Daemon::Stop() {
   }
   if (writer_) writer_->Stop();  // journals what is queued; completions become acks
   endpoints_exit_ = true;
-  if (wake_fd_ >= 0) {
-    std::uint64_t one = 1;
-    (void)!::write(wake_fd_, &one, sizeof(one));
+  // The endpoint loops block until a request or one of these (no polling
+  // interval: an idle daemon does not wake up).
+  for (const int fd : {wake_fd_, stop_fd_}) {
+    if (fd < 0) continue;
+    const std::uint64_t one = 1;
+    (void)!::write(fd, &one, sizeof(one));
   }
   if (agent_thread_.joinable()) agent_thread_.join();
   if (control_thread_.joinable()) control_thread_.join();
@@ -329,6 +334,8 @@ void Daemon::Stop() {
   adopted_swtpm_pid_ = -1;
   if (wake_fd_ >= 0) ::close(wake_fd_);
   wake_fd_ = -1;
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+  stop_fd_ = -1;
   if (lock_fd_ >= 0) ::close(lock_fd_);
   lock_fd_ = -1;
 }

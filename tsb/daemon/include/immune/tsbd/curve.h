@@ -94,6 +94,7 @@ class ZapHandler {
   std::vector<std::string> monitor_names_;
   std::map<std::string, std::set<std::string>> allow_;
   std::atomic<bool> exit_{false};
+  int stop_fd_ = -1;  // eventfd written by the destructor: the loop blocks until a request or it
   std::atomic<std::uint64_t> refused_{0}, admitted_{0}, failed_handshakes_{0};
   std::thread thread_;
 };

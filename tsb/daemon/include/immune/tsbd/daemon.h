@@ -123,7 +123,8 @@ class Daemon final : public AgentHost, public WriterObserver {
   AgentRegistry registry_;
 
   std::atomic<bool> stopping_{false};
-  int wake_fd_ = -1;  // eventfd: the writer's completions wake the agent loop
+  int wake_fd_ = -1;  // eventfd: the writer's completions (and Stop) wake the agent loop
+  int stop_fd_ = -1;  // eventfd, written once by Stop and never read: wakes the control loop
   std::mutex acks_mu_;
   std::vector<std::pair<std::vector<std::string>, std::string>> acks_;  // (envelope, reply)
   std::atomic<bool> endpoints_exit_{false};
