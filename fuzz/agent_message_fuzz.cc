@@ -1,6 +1,7 @@
 // libFuzzer target: the agent message decoder (untrusted bytes from any
-// local agent). It must never crash, hang or throw; a refused message names
-// its field, and an accepted one re-encodes and decodes to the same entries.
+// local agent) and the reply decoder agents run on what comes back. It must
+// never crash, hang or throw; a refused message names its field, and an
+// accepted one re-encodes and decodes to the same entries.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  if (auto reply = immune::tsbd::DecodeAgentReply(bytes); !reply.ok() && reply.error().message().empty()) std::abort();
   immune::tsbd::DecodedRequest d = immune::tsbd::DecodeAgentRequest(bytes);
   if (auto* e = std::get_if<immune::tsbd::MessageError>(&d)) {
     (void)immune::tsbd::EncodeError(*e);
