@@ -17,9 +17,9 @@ Result<std::string> OptString(const json& e, const char* key) {
   return it->get<std::string>();
 }
 
-Status ReplayOne(const Snapshot& snap, const json& e, std::size_t index, ReplayReport& report) {
+Result<LoggedEntry> ReadOne(const json& e, std::size_t index) {
   if (!e.is_object()) return InvalidArgument("entry is not a JSON object");
-  ReplayedEntry out;
+  LoggedEntry out;
   out.index = index;
   IMMUNE_ASSIGN_OR_RETURN(out.path, OptString(e, "path"));
   if (out.path.empty()) return InvalidArgument("'path' is missing");
@@ -27,6 +27,7 @@ Status ReplayOne(const Snapshot& snap, const json& e, std::size_t index, ReplayR
   auto alg = HashAlgFromName(alg_name);
   if (!alg)
     return InvalidArgument("'file_hash_alg' '" + alg_name.substr(0, 40) + "' is not a known algorithm");
+  out.alg = *alg;
   IMMUNE_ASSIGN_OR_RETURN(std::string digest_hex, OptString(e, "file_digest"));
   auto digest = FromHex(digest_hex);
   if (!digest.ok()) return InvalidArgument("'file_digest': " + digest.error().message());
@@ -34,52 +35,42 @@ Status ReplayOne(const Snapshot& snap, const json& e, std::size_t index, ReplayR
     return InvalidArgument("'file_digest' has " + std::to_string(digest->size()) + " bytes, not a " +
                            alg_name + " digest");
   }
+  out.digest = std::move(digest).value();
   IMMUNE_ASSIGN_OR_RETURN(std::string sig_hex, OptString(e, "signature"));
   auto sig = FromHex(sig_hex);
   if (!sig.ok()) return InvalidArgument("'signature': " + sig.error().message());
+  out.signature = std::move(sig).value();
   IMMUNE_ASSIGN_OR_RETURN(out.container_id, OptString(e, "container_id"));
-  IMMUNE_ASSIGN_OR_RETURN(std::string image, OptString(e, "image"));
-  IMMUNE_ASSIGN_OR_RETURN(std::string exe, OptString(e, "exe"));
-  IMMUNE_ASSIGN_OR_RETURN(out.recorded, OptString(e, "decision"));
-  std::uint32_t pid = 0;
+  IMMUNE_ASSIGN_OR_RETURN(out.image, OptString(e, "image"));
+  IMMUNE_ASSIGN_OR_RETURN(out.exe, OptString(e, "exe"));
+  IMMUNE_ASSIGN_OR_RETURN(out.decision, OptString(e, "decision"));
   if (auto p = e.find("pid"); p != e.end() && !p->is_null()) {
     if (!p->is_number_unsigned() || p->get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max()) {
       return InvalidArgument("'pid' is not a 32-bit unsigned number");
     }
-    pid = static_cast<std::uint32_t>(p->get<std::uint64_t>());
+    out.pid = static_cast<std::uint32_t>(p->get<std::uint64_t>());
   }
-  const Subject subject{out.container_id, image, exe, pid};
-  const Object object{out.path, *alg, *digest, *sig};
-  const Decision d = snap.Decide(subject, object);
-  out.verdict = d.verdict;
-  out.rule = std::string(d.rule);
-  out.mode = d.mode;
-  switch (d.verdict) {
-    case Verdict::kAllow: ++report.allowed; break;
-    case Verdict::kDeny: ++report.denied; break;
-    case Verdict::kAuditDeny: ++report.audit_denied; break;
-  }
-  report.entries.push_back(std::move(out));
-  return OkStatus();
+  return out;
 }
 
 }  // namespace
 
-Result<ReplayReport> ReplayLog(const Snapshot& snapshot, std::string_view text, std::string_view source) {
+Result<std::vector<LoggedEntry>> ReadRecordedLog(std::string_view text, std::string_view source) {
   const std::string src(source);
-  ReplayReport report;
+  std::vector<LoggedEntry> entries;
   const json whole = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!whole.is_discarded() && (whole.is_array() || (whole.is_object() && whole.contains("entries")))) {
     const json& list = whole.is_array() ? whole : whole["entries"];
     if (!list.is_array()) return InvalidArgument(src + ": 'entries' is not a list");
     for (std::size_t i = 0; i < list.size(); ++i) {
-      Status s = ReplayOne(snapshot, list[i], i, report);
-      if (!s.ok()) return InvalidArgument(src + ": entry " + std::to_string(i) + ": " + s.error().message());
+      auto e = ReadOne(list[i], i);
+      if (!e.ok()) return InvalidArgument(src + ": entry " + std::to_string(i) + ": " + e.error().message());
+      entries.push_back(std::move(e).value());
     }
-    return report;
+    return entries;
   }
   // JSON lines.
-  std::size_t line_no = 0, index = 0, pos = 0;
+  std::size_t line_no = 0, pos = 0;
   while (pos < text.size()) {
     std::size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
@@ -90,10 +81,36 @@ Result<ReplayReport> ReplayLog(const Snapshot& snapshot, std::string_view text, 
     const json e = json::parse(line, nullptr, /*allow_exceptions=*/false);
     const std::string where = src + ":" + std::to_string(line_no) + ": ";
     if (e.is_discarded()) return InvalidArgument(where + "not a JSON object");
-    Status s = ReplayOne(snapshot, e, index++, report);
-    if (!s.ok()) return InvalidArgument(where + s.error().message());
+    auto entry = ReadOne(e, entries.size());
+    if (!entry.ok()) return InvalidArgument(where + entry.error().message());
+    entries.push_back(std::move(entry).value());
   }
-  if (index == 0) return InvalidArgument(src + ": no log entries");
+  if (entries.empty()) return InvalidArgument(src + ": no log entries");
+  return entries;
+}
+
+Result<ReplayReport> ReplayLog(const Snapshot& snapshot, std::string_view text, std::string_view source) {
+  IMMUNE_ASSIGN_OR_RETURN(std::vector<LoggedEntry> entries, ReadRecordedLog(text, source));
+  ReplayReport report;
+  for (LoggedEntry& e : entries) {
+    const Subject subject{e.container_id, e.image, e.exe, e.pid};
+    const Object object{e.path, e.alg, e.digest, e.signature};
+    const Decision d = snapshot.Decide(subject, object);
+    ReplayedEntry out;
+    out.index = e.index;
+    out.path = std::move(e.path);
+    out.container_id = std::move(e.container_id);
+    out.recorded = std::move(e.decision);
+    out.verdict = d.verdict;
+    out.rule = std::string(d.rule);
+    out.mode = d.mode;
+    switch (d.verdict) {
+      case Verdict::kAllow: ++report.allowed; break;
+      case Verdict::kDeny: ++report.denied; break;
+      case Verdict::kAuditDeny: ++report.audit_denied; break;
+    }
+    report.entries.push_back(std::move(out));
+  }
   return report;
 }
 

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace immune::policy {
@@ -74,6 +75,30 @@ TEST(Replay, UntrustedInputErrorsNameTheEntry) {
           .error()
           .message(),
       HasSubstr("'pid'"));
+}
+
+TEST(Replay, ReadRecordedLogChecksEveryMember) {
+  auto entries = ReadRecordedLog("[" + Entry("/bin/a", 'a', "c1") + "]", "log.json");
+  ASSERT_TRUE(entries.ok()) << entries.error().ToString();
+  ASSERT_EQ(entries->size(), 1u);
+  const LoggedEntry& e = (*entries)[0];
+  EXPECT_EQ(e.path, "/bin/a");
+  EXPECT_EQ(e.alg, HashAlg::kSha256);
+  EXPECT_EQ(e.digest, Bytes(32, 0xaa));
+  EXPECT_EQ(e.container_id, "c1");
+  EXPECT_EQ(e.exe, "/bin/sh");
+  EXPECT_EQ(e.pid, 42u);
+  EXPECT_EQ(e.decision, "allow");
+  EXPECT_TRUE(e.signature.empty());
+  // A member of the wrong type is an error naming it, never an exception
+  // (`policy learn --log` used to abort on these).
+  for (const char* member : {"file_hash_alg", "container_id", "image", "exe", "decision", "signature"}) {
+    nlohmann::json j = nlohmann::json::parse(Entry("/bin/a", 'a', ""));
+    j[member] = 7;
+    auto r = ReadRecordedLog(j.dump(), "l.jsonl");
+    ASSERT_FALSE(r.ok()) << member;
+    EXPECT_THAT(r.error().message(), HasSubstr(std::string("l.jsonl:1: '") + member + "' is not a string"));
+  }
 }
 
 }  // namespace

@@ -137,6 +137,13 @@ TEST_F(ImmunectlChainTest, TwoStepSignThenSubmit) {
           File("s2.json"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("Merkle root"), std::string::npos) << r.err;
+  // A signature file whose members have the wrong types is refused with its
+  // name and index (it used to abort on a number where "format" is a string).
+  std::ofstream(File("bad.json")) << R"([{"format": 1, "header_hex": "00", "key_id": "00", "signature_base64": ""}])";
+  r = Ctl("publish " + File("r1.json") + " --signatures " + File("s0.json") + " --signatures " + File("bad.json"));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("bad.json: signature 0: not an immune-chain-signature/1 object"), std::string::npos)
+      << r.err;
   r = Ctl("publish " + File("r1.json") + " --signatures " + File("s0.json") + " --signatures " +
           File("s2.json"));
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -1,8 +1,10 @@
 // `immunectl policy lint|test|learn|sign|import|export` as a contract
 // (`apply` and `learn --daemon` are exercised against a real immuned in
 // immuned_gate_test).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -86,6 +88,15 @@ TEST(ImmunectlPolicy, LearnedDraftAllowsExactlyTheLog) {
                                     ShellQuote(dir.File("more.json"))));
   EXPECT_EQ(extra.exit_code, 1);
   EXPECT_EQ(nlohmann::json::parse(extra.out)["denied"], 1);
+  // A log entry with a member of the wrong type: exit 2 naming the entry, no draft.
+  nlohmann::json bad = nlohmann::json::parse(Log());
+  bad["entries"][0]["container_id"] = 7;
+  Write(dir.File("bad.json"), bad.dump());
+  auto refused = RunCommand(Immunectl("policy learn --log " + ShellQuote(dir.File("bad.json")) + " -o " +
+                                      ShellQuote(dir.File("bad-draft.yaml"))));
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_THAT(refused.err, ::testing::HasSubstr("bad.json: entry 0: 'container_id' is not a string"));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("bad-draft.yaml")));
 }
 
 TEST(ImmunectlPolicy, SignedBundleVerifiesOnlyWithItsKey) {

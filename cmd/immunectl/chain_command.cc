@@ -173,7 +173,8 @@ Status AddSignatureFile(const std::string& path, Block& block, std::optional<Byt
   for (std::size_t i = 0; i < j.size(); ++i) {
     const auto& s = j[i];
     const std::string where = path + ": signature " + std::to_string(i);
-    if (!s.is_object() || s.value("format", "") != kSignatureFormat || !s.contains("header_hex") ||
+    if (!s.is_object() || !s.contains("format") || !s["format"].is_string() ||
+        s["format"].get<std::string>() != kSignatureFormat || !s.contains("header_hex") ||
         !s["header_hex"].is_string() || !s.contains("key_id") || !s["key_id"].is_string() ||
         !s.contains("signature_base64") || !s["signature_base64"].is_string())
       return InvalidArgument(where + ": not an " + kSignatureFormat + " object");

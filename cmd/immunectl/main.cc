@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
+#include <string>
 #include <string_view>
 
 #include "boot_command.h"
@@ -72,6 +74,10 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     // CLI11 returns 0 for --help/--version; usage errors become our "bad input".
     return rc == 0 ? immune::cli::kExitOk : immune::cli::kExitBadInput;
+  } catch (const std::exception& e) {
+    // A command let an exception out: a bug (commands return errors), but
+    // the operator still gets a message and an exit code, not an abort.
+    return immune::cli::ReportError(immune::Internal(std::string("uncaught exception: ") + e.what()));
   }
   return exit_code;
 }

@@ -132,43 +132,14 @@ int RunTest(const PolicyArgs& a) {
 }
 
 // Entries of a recorded log (the TSB JSON export, a JSON array or JSON
-// lines) into the learner: (container or host, path, digest).
+// lines; read as `policy test` reads them) into the learner: (container or
+// host, path, digest).
 Status LearnFromLog(const std::string& text, const std::string& source, policy::Learner& learner) {
-  std::vector<json> entries;
-  json whole = json::parse(text, nullptr, false);
-  if (!whole.is_discarded() && whole.is_object() && whole.contains("entries") && whole["entries"].is_array()) {
-    for (auto& e : whole["entries"]) entries.push_back(e);
-  } else if (!whole.is_discarded() && whole.is_array()) {
-    for (auto& e : whole) entries.push_back(e);
-  } else {
-    std::size_t line_no = 0, start = 0;
-    while (start < text.size()) {
-      std::size_t end = text.find('\n', start);
-      if (end == std::string::npos) end = text.size();
-      ++line_no;
-      const std::string line = text.substr(start, end - start);
-      start = end + 1;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      json e = json::parse(line, nullptr, false);
-      if (e.is_discarded()) return InvalidArgument(source + ":" + std::to_string(line_no) + ": not JSON");
-      entries.push_back(std::move(e));
-    }
-  }
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const json& e = entries[i];
-    const std::string where = source + ": entries[" + std::to_string(i) + "]";
-    if (!e.is_object() || !e.contains("path") || !e["path"].is_string() || !e.contains("file_digest") ||
-        !e["file_digest"].is_string())
-      return InvalidArgument(where + ": needs string members path and file_digest");
-    const std::string alg_name = e.value("file_hash_alg", "sha256");
-    auto alg = HashAlgFromName(alg_name);
-    if (!alg) return InvalidArgument(where + ": unknown file_hash_alg '" + alg_name + "'");
-    auto digest = FromHex(e["file_digest"].get<std::string>());
-    if (!digest.ok()) return digest.error().WithContext(where + ": file_digest");
-    const std::string ct = e.value("container_id", "");
-    const policy::Scope scope =
-        ct.empty() ? policy::Scope{policy::ScopeKind::kHost, ""} : policy::Scope{policy::ScopeKind::kContainer, ct};
-    learner.Record(scope, e["path"].get<std::string>(), *alg, *digest);
+  IMMUNE_ASSIGN_OR_RETURN(std::vector<policy::LoggedEntry> entries, policy::ReadRecordedLog(text, source));
+  for (const policy::LoggedEntry& e : entries) {
+    const policy::Scope scope = e.container_id.empty() ? policy::Scope{policy::ScopeKind::kHost, ""}
+                                                       : policy::Scope{policy::ScopeKind::kContainer, e.container_id};
+    learner.Record(scope, e.path, e.alg, e.digest);
   }
   return OkStatus();
 }

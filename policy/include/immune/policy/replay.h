@@ -1,5 +1,6 @@
 // `immunectl policy test`: what a policy would have decided for a recorded
-// measurement log, entry by entry, with totals, before it is loaded.
+// measurement log, entry by entry, with totals, before it is loaded; and the
+// reader of such logs that `policy learn --log` shares.
 //
 // Input (untrusted): the TSB JSON export ({"entries": [...]}, tsb/log_export.h),
 // a bare JSON array of entries, or JSON lines (one entry object per line).
@@ -16,7 +17,9 @@
 #include <string_view>
 #include <vector>
 
+#include "immune/core/bytes.h"
 #include "immune/core/error.h"
+#include "immune/core/pcr.h"
 #include "immune/policy/snapshot.h"
 
 namespace immune::policy {
@@ -38,8 +41,26 @@ struct ReplayReport {
   std::size_t audit_denied = 0;
 };
 
-// Errors (kInvalidArgument) name `source` and the entry ("log.jsonl:3: ..."
-// for JSON lines, "log.json: entry 3: ..." for arrays).
+// One entry of a recorded log, its members checked: strings where strings
+// belong, a known algorithm, a digest of that algorithm's size, hex.
+struct LoggedEntry {
+  std::size_t index = 0;  // 0-based entry number in the input
+  std::string path;
+  HashAlg alg = HashAlg::kSha256;
+  Bytes digest;
+  Bytes signature;  // security.ima, empty if none
+  std::string container_id, image, exe;
+  std::uint32_t pid = 0;
+  std::string decision;  // what was decided when recorded, if given
+};
+
+// The entries of a recorded log, in order. Errors (kInvalidArgument) name
+// `source` and the entry ("log.jsonl:3: ..." for JSON lines, "log.json: entry
+// 3: ..." for arrays); a JSON-lines input with no entry is an error.
+Result<std::vector<LoggedEntry>> ReadRecordedLog(std::string_view log_text, std::string_view source);
+
+// ReadRecordedLog, then the snapshot's decision for each entry. Errors as
+// ReadRecordedLog's.
 Result<ReplayReport> ReplayLog(const Snapshot& snapshot, std::string_view log_text, std::string_view source);
 
 }  // namespace immune::policy
