@@ -18,6 +18,7 @@
 #include "immune/agents/container_proc.h"
 #include "immune/agents/overlay_layout.h"
 #include "immune/core/hex.h"
+#include "immune/core/json_bytes.h"
 #include "immune/core/log.h"
 #include "immune/policy/document.h"
 #include "immune/tsbd/events.h"
@@ -327,6 +328,7 @@ Result<std::string> ExecGateAgent::MeasureContainer(const std::string& args_json
     return InvalidArgument("args.id: the container id is required");
   const std::string id = j["id"].get<std::string>();
   if (j.contains("image") && !j["image"].is_string()) return InvalidArgument("args.image: a string");
+  if (j.contains("image") && !j["image"].is_string()) return InvalidArgument("args.image: a string");
   std::string image = j.contains("image") ? j["image"].get<std::string>() : std::string();
 
   // The layout: from the registered container's mount, or given (a stopped
@@ -377,7 +379,8 @@ Result<std::string> ExecGateAgent::MeasureContainer(const std::string& args_json
 
   auto items = [](const std::vector<OverlayItem>& list) {
     json a = json::array();
-    for (const auto& it : list) a.push_back(it.path);
+    // Names the container wrote: bytes, not always UTF-8 (json_bytes.h).
+    for (const auto& it : list) a.push_back(BytesToJson(it.path));
     return a;
   };
   json reply = {{"id", id},
@@ -395,7 +398,8 @@ Result<std::string> ExecGateAgent::MeasureContainer(const std::string& args_json
                 {"journaled", entries.size()},
                 {"denied", denied},
                 {"warnings", report.warnings}};
-  return reply.dump();
+  // The warnings quote file names as they are: replaced, not thrown on, if not UTF-8.
+  return reply.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace immune::agents

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "immune/agents/actions.h"
+#include "immune/core/json_bytes.h"
 #include "immune/core/hex.h"
 #include "immune/core/log.h"
 #include "immune/tsbd/events.h"
@@ -245,7 +246,7 @@ std::string IntegrityAgent::StatusJson() const {
   json files = json::array();
   if (watch_)
     for (const auto& m : watch_->Snapshot())
-      files.push_back({{"path", m.path}, {"digest", m.digest ? ToHex(*m.digest) : ""}, {"error", m.error}});
+      files.push_back({{"path", BytesToJson(m.path)}, {"digest", m.digest ? ToHex(*m.digest) : ""}, {"error", m.error}});
   j["critical_files"] = files;
   return j.dump();
 }

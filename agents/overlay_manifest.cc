@@ -8,6 +8,7 @@
 
 #include "immune/core/file.h"
 #include "immune/core/hex.h"
+#include "immune/core/json_bytes.h"
 #include "overlay_walk.h"
 
 namespace immune::agents {
@@ -168,7 +169,8 @@ Result<LayerManifest> BuildLayerManifest(const std::string& dir, HashAlg alg) {
 nlohmann::json LayerManifestToJson(const LayerManifest& m) {
   nlohmann::json entries = nlohmann::json::array();
   for (const auto& [path, e] : m.entries) {
-    nlohmann::json je = {{"path", path},           {"kind", LayerEntryKindName(e.kind)},
+    // A layer's file names are bytes: not UTF-8 ones are written as byte arrays (json_bytes.h).
+    nlohmann::json je = {{"path", BytesToJson(path)}, {"kind", LayerEntryKindName(e.kind)},
                          {"mode", e.mode},         {"size", e.size},
                          {"mtime_ns", e.mtime_ns}, {"ino", e.ino}};
     if (!e.digest.empty()) je["digest"] = ToHex(e.digest);
@@ -178,7 +180,7 @@ nlohmann::json LayerManifestToJson(const LayerManifest& m) {
           {"version", kLayerManifestVersion},
           {"writer", "immune_agents_overlay"},
           {"hash_alg", HashAlgName(m.alg)},
-          {"layer_dir", m.layer_dir},
+          {"layer_dir", BytesToJson(m.layer_dir)},
           {"dev", m.dev},
           {"ino", m.ino},
           {"fingerprint", ToHex(m.fingerprint)},
@@ -204,7 +206,12 @@ Result<LayerManifest> LayerManifestFromJson(const nlohmann::json& j, std::string
   LayerManifest m;
   m.alg = *alg;
   const std::size_t dsize = DigestSize(*alg);
-  IMMUNE_ASSIGN_OR_RETURN(m.layer_dir, Str(j, "layer_dir", src));
+  {
+    auto dir = j.find("layer_dir");
+    std::optional<std::string> d = dir == j.end() ? std::nullopt : BytesFromJson(*dir);
+    if (!d) return Corruption(src + ".layer_dir: missing or not a string or byte array");
+    m.layer_dir = std::move(*d);
+  }
   IMMUNE_ASSIGN_OR_RETURN(m.dev, U64(j, "dev", src));
   IMMUNE_ASSIGN_OR_RETURN(m.ino, U64(j, "ino", src));
   IMMUNE_ASSIGN_OR_RETURN(m.fingerprint, HexField(j, "fingerprint", src, dsize));
@@ -216,7 +223,10 @@ Result<LayerManifest> LayerManifestFromJson(const nlohmann::json& j, std::string
     const nlohmann::json& je = (*it)[i];
     const std::string where = src + ".entries[" + std::to_string(i) + "]";
     if (!je.is_object()) return Corruption(where + ": not an object");
-    IMMUNE_ASSIGN_OR_RETURN(std::string path, Str(je, "path", where));
+    auto path_member = je.find("path");
+    std::optional<std::string> path_bytes = path_member == je.end() ? std::nullopt : BytesFromJson(*path_member);
+    if (!path_bytes) return Corruption(where + ".path: missing or not a string or byte array");
+    const std::string path = std::move(*path_bytes);
     if (path.size() < 2 || path.front() != '/' || path.find('\0') != std::string::npos) {
       return Corruption(where + ".path: '" + path + "' is not an absolute path inside the layer");
     }

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "immune/core/hex.h"
+#include "immune/core/json_bytes.h"
 
 namespace immune::policy {
 namespace {
@@ -17,11 +18,20 @@ Result<std::string> OptString(const json& e, const char* key) {
   return it->get<std::string>();
 }
 
+// A path member: a string, or an array of byte values (core/json_bytes.h).
+Result<std::string> OptBytes(const json& e, const char* key) {
+  auto it = e.find(key);
+  if (it == e.end() || it->is_null()) return std::string();
+  std::optional<std::string> s = BytesFromJson(*it);
+  if (!s) return InvalidArgument(std::string("'") + key + "' is not a string or an array of byte values");
+  return *s;
+}
+
 Result<LoggedEntry> ReadOne(const json& e, std::size_t index) {
   if (!e.is_object()) return InvalidArgument("entry is not a JSON object");
   LoggedEntry out;
   out.index = index;
-  IMMUNE_ASSIGN_OR_RETURN(out.path, OptString(e, "path"));
+  IMMUNE_ASSIGN_OR_RETURN(out.path, OptBytes(e, "path"));
   if (out.path.empty()) return InvalidArgument("'path' is missing");
   IMMUNE_ASSIGN_OR_RETURN(std::string alg_name, OptString(e, "file_hash_alg"));
   auto alg = HashAlgFromName(alg_name);
@@ -42,7 +52,7 @@ Result<LoggedEntry> ReadOne(const json& e, std::size_t index) {
   out.signature = std::move(sig).value();
   IMMUNE_ASSIGN_OR_RETURN(out.container_id, OptString(e, "container_id"));
   IMMUNE_ASSIGN_OR_RETURN(out.image, OptString(e, "image"));
-  IMMUNE_ASSIGN_OR_RETURN(out.exe, OptString(e, "exe"));
+  IMMUNE_ASSIGN_OR_RETURN(out.exe, OptBytes(e, "exe"));
   IMMUNE_ASSIGN_OR_RETURN(out.decision, OptString(e, "decision"));
   if (auto p = e.find("pid"); p != e.end() && !p->is_null()) {
     if (!p->is_number_unsigned() || p->get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max()) {

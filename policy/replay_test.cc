@@ -77,6 +77,19 @@ TEST(Replay, UntrustedInputErrorsNameTheEntry) {
       HasSubstr("'pid'"));
 }
 
+TEST(Replay, PathsThatAreNotUtf8ComeAsByteArrays) {
+  // As the TSB export writes a file name that is not UTF-8 (core/json_bytes.h).
+  nlohmann::json j = nlohmann::json::parse(Entry("/x", 'a', ""));
+  j["path"] = nlohmann::json::array({'/', 't', 0xe9});
+  auto r = ReadRecordedLog(j.dump(), "l.jsonl");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ((*r)[0].path, "/t\xe9");
+  j["path"] = nlohmann::json::array({'/', 256});
+  r = ReadRecordedLog(j.dump(), "l.jsonl");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message(), HasSubstr("l.jsonl:1: 'path' is not a string or an array of byte values"));
+}
+
 TEST(Replay, ReadRecordedLogChecksEveryMember) {
   auto entries = ReadRecordedLog("[" + Entry("/bin/a", 'a', "c1") + "]", "log.json");
   ASSERT_TRUE(entries.ok()) << entries.error().ToString();

@@ -154,6 +154,23 @@ TEST(AgentMessageTest, RoundTripsThroughClientEncoders) {
   EXPECT_EQ(err->error_field, "measurements[0].path");
 }
 
+TEST(AgentMessageTest, FileNamesThatAreNotUtf8TravelAsBytes) {
+  // Linux file names are bytes; a JSON string must be UTF-8. Such a path goes
+  // as an array of byte values and comes back the same (json_bytes.h).
+  tsb::MeasurementEntry e;
+  e.path = "/tmp/caf\xe9-\xff";
+  e.file_digest.assign(32, 1);
+  const std::string wire = EncodeMeasure("9", {e});
+  EXPECT_NE(wire.find("\"path\":[47,"), std::string::npos) << wire;
+  auto d = DecodeAgentRequest(wire);
+  ASSERT_TRUE(std::holds_alternative<AgentRequest>(d));
+  EXPECT_EQ(std::get<AgentRequest>(d).measurements[0].path, e.path);
+  // Neither a string nor bytes: refused, naming the field.
+  auto bad = DecodeAgentRequest(R"({"v":1,"type":"measure","id":"1","measurements":[{"path":[300],"file_digest":""}]})");
+  ASSERT_TRUE(std::holds_alternative<MessageError>(bad));
+  EXPECT_EQ(std::get<MessageError>(bad).field, "measurements[0].path");
+}
+
 TEST(ConfigTest, ParsesAndRejectsNamingTheLine) {
   auto c = ParseConfig(
       "state_dir: /tmp/x\ntcti: embedded\npcr: 14\nbanks: [sha256]\ndeny_paths: [/bad]\n"

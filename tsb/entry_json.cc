@@ -4,6 +4,7 @@
 #include <string>
 
 #include "immune/core/hex.h"
+#include "immune/core/json_bytes.h"
 
 namespace immune::tsb::internal {
 namespace {
@@ -15,6 +16,14 @@ Result<std::string> GetString(const json& j, const char* key) {
   if (it == j.end() || !it->is_string())
     return Corruption(std::string("entry member '") + key + "' is missing or not a string");
   return it->get<std::string>();
+}
+
+// A path member: a string, or an array of byte values (json_bytes.h).
+Result<std::string> GetBytes(const json& j, const char* key) {
+  auto it = j.find(key);
+  std::optional<std::string> s = it == j.end() ? std::nullopt : BytesFromJson(*it);
+  if (!s) return Corruption(std::string("entry member '") + key + "' is missing or not a string or byte array");
+  return *s;
 }
 
 template <typename T>
@@ -48,8 +57,8 @@ nlohmann::json EntryToJson(const MeasurementEntry& e) {
   j["container_id"] = e.container_id;
   j["image"] = e.image;
   j["pid"] = e.pid;
-  j["exe"] = e.exe;
-  j["path"] = e.path;
+  j["exe"] = BytesToJson(e.exe);  // a path: a string when UTF-8, else its bytes (json_bytes.h)
+  j["path"] = BytesToJson(e.path);
   j["file_hash_alg"] = std::string(HashAlgName(e.file_hash_alg));
   j["file_digest"] = ToHex(e.file_digest);
   j["signature"] = ToHex(e.signature);
@@ -75,8 +84,8 @@ Result<MeasurementEntry> EntryFromJson(const nlohmann::json& j) {
   IMMUNE_ASSIGN_OR_RETURN(e.container_id, GetString(j, "container_id"));
   IMMUNE_ASSIGN_OR_RETURN(e.image, GetString(j, "image"));
   IMMUNE_ASSIGN_OR_RETURN(e.pid, GetUnsigned<std::uint32_t>(j, "pid"));
-  IMMUNE_ASSIGN_OR_RETURN(e.exe, GetString(j, "exe"));
-  IMMUNE_ASSIGN_OR_RETURN(e.path, GetString(j, "path"));
+  IMMUNE_ASSIGN_OR_RETURN(e.exe, GetBytes(j, "exe"));
+  IMMUNE_ASSIGN_OR_RETURN(e.path, GetBytes(j, "path"));
   IMMUNE_ASSIGN_OR_RETURN(std::string alg, GetString(j, "file_hash_alg"));
   auto halg = HashAlgFromName(alg);
   if (!halg) return Corruption("entry member 'file_hash_alg': unknown algorithm '" + alg + "'");

@@ -106,5 +106,23 @@ TEST(LogExportTest, JsonHasAllFields) {
   EXPECT_EQ(e["template_hash"]["sha256"].get<std::string>().size(), 64u);
 }
 
+TEST(LogExportTest, JsonKeepsFileNamesThatAreNotUtf8AsBytes) {
+  // A file name may hold any byte; JSON strings must be UTF-8. The export
+  // used to throw on such a name, failing `tsb log --json` for the whole log.
+  std::vector<MeasurementEntry> v = {HostEntry("/tmp/caf\xe9", 1), HostEntry("/usr/bin/ok", 2)};
+  v[0].exe = "/bin/\xff";
+  const std::vector<HashAlg> banks = {HashAlg::kSha256};
+  auto text = ExportJson(v, banks);
+  ASSERT_TRUE(text.ok()) << text.error().ToString();
+  auto j = nlohmann::json::parse(*text);
+  const auto& e = j["entries"][0];
+  ASSERT_TRUE(e["path"].is_array()) << e.dump();
+  std::string path;
+  for (const auto& b : e["path"]) path.push_back(static_cast<char>(b.get<int>()));
+  EXPECT_EQ(path, v[0].path);
+  EXPECT_TRUE(e["exe"].is_array());
+  EXPECT_EQ(j["entries"][1]["path"], "/usr/bin/ok");  // UTF-8 names stay strings
+}
+
 }  // namespace
 }  // namespace immune::tsb

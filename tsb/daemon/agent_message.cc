@@ -7,6 +7,7 @@
 
 #include "immune/core/digest.h"
 #include "immune/core/hex.h"
+#include "immune/core/json_bytes.h"
 
 namespace immune::tsbd {
 
@@ -42,7 +43,11 @@ std::optional<MessageError> DecodeMeasurement(const json& m, const std::string& 
   if (!m.is_object()) return Fail("", where, "must be an object");
   auto path = m.find("path");
   if (path == m.end()) return Fail("", where + ".path", "is required");
-  if (auto err = OptString(m, "path", where, &e->path)) return err;
+  // A string, or an array of byte values for a name that is not UTF-8 (json_bytes.h).
+  std::optional<std::string> path_bytes = BytesFromJson(*path);
+  if (!path_bytes) return Fail("", where + ".path", "must be a string or an array of byte values");
+  e->path = std::move(*path_bytes);
+  if (e->path.find('\0') != std::string::npos) return Fail("", where + ".path", "must not contain NUL");
   if (e->path.empty()) return Fail("", where + ".path", "must not be empty");
 
   std::string alg_name = "sha256";
@@ -195,7 +200,7 @@ std::string EncodeMeasure(std::string_view id, const std::vector<tsb::Measuremen
   json list = json::array();
   for (const auto& e : entries) {
     json m;
-    m["path"] = e.path;
+    m["path"] = BytesToJson(e.path);
     m["file_hash_alg"] = HashAlgName(e.file_hash_alg);
     m["file_digest"] = ToHex(e.file_digest);
     if (!e.container_id.empty()) m["container_id"] = e.container_id;

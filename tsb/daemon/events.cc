@@ -8,6 +8,7 @@
 #include <zmq.hpp>
 
 #include "immune/core/hex.h"
+#include "immune/core/json_bytes.h"
 #include "immune/core/log.h"
 
 namespace immune::tsbd {
@@ -32,8 +33,8 @@ json EntryJson(const tsb::MeasurementEntry& e) {
   j["container_id"] = e.container_id;
   j["image"] = e.image;
   j["pid"] = e.pid;
-  j["exe"] = e.exe;
-  j["path"] = e.path;
+  j["exe"] = BytesToJson(e.exe);  // a string when UTF-8, else its bytes (json_bytes.h)
+  j["path"] = BytesToJson(e.path);
   j["file_hash_alg"] = HashAlgName(e.file_hash_alg);
   j["file_digest"] = ToHex(e.file_digest);
   j["decision"] = tsb::DecisionName(e.decision);
@@ -75,8 +76,8 @@ std::string AlarmToJson(const Alarm& a) {
   if (a.entry) {
     j["container_id"] = a.entry->container_id;
     j["image"] = a.entry->image;
-    j["process"] = {{"pid", a.entry->pid}, {"exe", a.entry->exe}};
-    j["file"] = {{"path", a.entry->path},
+    j["process"] = {{"pid", a.entry->pid}, {"exe", BytesToJson(a.entry->exe)}};
+    j["file"] = {{"path", BytesToJson(a.entry->path)},
                  {"hash_alg", HashAlgName(a.entry->file_hash_alg)},
                  {"digest", ToHex(a.entry->file_digest)}};
     j["decision"] = tsb::DecisionName(a.entry->decision);
