@@ -65,6 +65,16 @@ TEST(ImmunectlPolicy, TestReportsWhatWouldBeDeniedOnARecordedLog) {
   EXPECT_EQ(j["denied"], 1);
   ASSERT_EQ(j["entries"].size(), 1u);
   EXPECT_EQ(j["entries"][0]["path"], "/tmp/evil");
+  // A path that is not UTF-8 (a byte array in the log, as the TSB export writes it) comes out the same way.
+  nlohmann::json latin1 = nlohmann::json::parse(Log());
+  latin1["entries"][1]["path"] = nlohmann::json::array({'/', 't', 'm', 'p', '/', 0xe9});
+  Write(dir.File("latin1.json"), latin1.dump());
+  auto bytes = RunCommand(Immunectl("policy test --json " + ShellQuote(dir.File("p.yaml")) + " --log " +
+                                    ShellQuote(dir.File("latin1.json"))));
+  EXPECT_EQ(bytes.exit_code, 1) << bytes.err;
+  auto jb = nlohmann::json::parse(bytes.out);
+  ASSERT_EQ(jb["entries"].size(), 1u) << bytes.out;
+  EXPECT_EQ(jb["entries"][0]["path"], nlohmann::json::array({'/', 't', 'm', 'p', '/', 0xe9}));
   auto garbage = RunCommand(Immunectl("policy test " + ShellQuote(dir.File("p.yaml")) + " --log " +
                                       ShellQuote(dir.File("p.yaml"))));
   EXPECT_EQ(garbage.exit_code, 2) << garbage.err;

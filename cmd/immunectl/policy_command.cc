@@ -10,6 +10,7 @@
 #include "exit_codes.h"
 #include "immune/core/file.h"
 #include "immune/core/hex.h"
+#include "immune/core/json_bytes.h"
 #include "immune/policy/bundle.h"
 #include "immune/policy/dsse.h"
 #include "immune/policy/emit.h"
@@ -104,7 +105,7 @@ int RunTest(const PolicyArgs& a) {
     for (const auto& e : report->entries) {
       if (!a.all && e.verdict == policy::Verdict::kAllow) continue;
       entries.push_back({{"index", e.index},
-                         {"path", e.path},
+                         {"path", BytesToJson(e.path)},  // a byte array when not UTF-8 (json_bytes.h)
                          {"container", e.container_id},
                          {"verdict", std::string(policy::VerdictName(e.verdict))},
                          {"rule", e.rule},
