@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "immune/core/file.h"
+#include "immune/core/json_bytes.h"
 
 namespace immune::policy {
 
@@ -34,6 +35,23 @@ std::string Sanitise(std::string_view s) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
                     c == '_' || c == '.';
     out += ok ? c : '_';
+  }
+  return out;
+}
+
+// Printable ASCII as it is, every other byte as \xNN.
+std::string EscapedName(std::string_view name) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : name) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f && b != '\\') {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 15]);
+    }
   }
   return out;
 }
@@ -73,6 +91,16 @@ std::vector<LearnedDraft> Learner::Drafts() const {
     e << YAML::Key << "mode" << YAML::Value << "enforce";
     e << YAML::Key << "allow" << YAML::Value << YAML::BeginSeq;
     for (const auto& [path, digests] : paths) {
+      if (!IsUtf8(path)) {
+        // YAML holds Unicode text only, so a file name that is not UTF-8
+        // cannot be written as a path (yaml-cpp would put U+FFFD in place of
+        // the bytes, and the rule would match no file). Its digests are
+        // allowed at any path instead, still exactly this content; the name,
+        // escaped, is in a comment for the reviewer.
+        e << YAML::Comment("path not UTF-8, allowed by digest alone: " + EscapedName(path));
+        for (const std::string& d : digests) e << d;
+        continue;
+      }
       e << YAML::BeginMap << YAML::Key << "path" << YAML::Value << YAML::DoubleQuoted << path;
       if (digests.size() == 1) {
         e << YAML::Key << "digest" << YAML::Value << *digests.begin();

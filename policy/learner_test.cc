@@ -72,5 +72,30 @@ TEST(Learner, RoundTripAllowsExactlyTheLearnedSet) {
       kRuleDefaultDeny);
 }
 
+TEST(Learner, NameThatIsNotUtf8IsAllowedByItsDigest) {
+  // YAML cannot hold the bytes of such a name; the draft allows its content
+  // at any path and says so in a comment, so learn-then-enforce still allows
+  // exactly what ran (it used to write U+FFFD into the path: a rule matching
+  // no file).
+  Learner learner;
+  const std::string latin1 = "/tmp/caf\xe9";
+  learner.Record(Subject{"", "", "", 0}, Object{latin1, HashAlg::kSha256, Digest(1), {}});
+  learner.Record(Subject{"", "", "", 0}, Object{"/usr/bin/ok", HashAlg::kSha256, Digest(2), {}});
+  const std::vector<LearnedDraft> drafts = learner.Drafts();
+  ASSERT_EQ(drafts.size(), 1u);
+  EXPECT_NE(drafts[0].yaml.find("path not UTF-8, allowed by digest alone: /tmp/caf\\xe9"), std::string::npos)
+      << drafts[0].yaml;
+  auto parsed = ParseDocuments(drafts[0].yaml, drafts[0].file_name);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().ToString() << "\n" << drafts[0].yaml;
+  auto snap = Compile(std::move(parsed).value());
+  ASSERT_TRUE(snap.ok()) << snap.error().ToString();
+  const Subject host{"", "", "", 0};
+  const Bytes d1 = Digest(1), d2 = Digest(2), d3 = Digest(3);
+  EXPECT_EQ((*snap)->Decide(host, Object{latin1, HashAlg::kSha256, d1, {}}).verdict, Verdict::kAllow);
+  EXPECT_EQ((*snap)->Decide(host, Object{latin1, HashAlg::kSha256, d3, {}}).verdict, Verdict::kDeny);
+  EXPECT_EQ((*snap)->Decide(host, Object{"/usr/bin/ok", HashAlg::kSha256, d2, {}}).verdict, Verdict::kAllow);
+  EXPECT_EQ((*snap)->Decide(host, Object{"/tmp/ok", HashAlg::kSha256, d2, {}}).verdict, Verdict::kDeny);
+}
+
 }  // namespace
 }  // namespace immune::policy
