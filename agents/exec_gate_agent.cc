@@ -41,6 +41,16 @@ std::uint64_t ScopeKey(const std::string& container_id) {
   return std::hash<std::string>{}(container_id) | 1;
 }
 
+std::string DeniedWhat(CodeKind kind) {
+  switch (kind) {
+    case CodeKind::kExec: return "execution denied by policy";
+    case CodeKind::kElfOpen: return "shared object or loaded program denied by policy";
+    case CodeKind::kScriptOpen: return "script denied by policy";
+    case CodeKind::kInterpreted: return "file opened by an interpreter denied by policy";
+  }
+  return "code denied by policy";
+}
+
 }  // namespace
 
 std::size_t AnswerOrphanedEvents(int fanotify_fd, std::uint32_t response, int max_fd) {
@@ -112,7 +122,7 @@ class ExecGateAgent::PolicyDecider final : public Decider {
     if (!submitted.ok()) throw std::runtime_error("journal: " + submitted.error().ToString());
 
     if (e.decision != tsb::Decision::kDeny) return GateAnswer{true, true};
-    agent_.RunActions(actions, ev, ct.get(), e, (*submitted)[0].seq);
+    agent_.OnDenied(actions, ev, ct.get(), e, (*submitted)[0].seq);
     return GateAnswer{!policy::Has(actions, policy::Action::kDeny), true};
   }
 
@@ -125,9 +135,14 @@ ExecGateAgent::ExecGateAgent(tsbd::GateSection config, tsbd::PolicyEngine& polic
 
 ExecGateAgent::~ExecGateAgent() { Stop(); }
 
-void ExecGateAgent::RunActions(policy::ActionSet actions, const GateEvent& ev, const ContainerInfo* ct,
-                               const tsb::MeasurementEntry& e, std::uint64_t seq) {
+void ExecGateAgent::OnDenied(policy::ActionSet actions, const GateEvent& ev, const ContainerInfo* ct,
+                             const tsb::MeasurementEntry& e, std::uint64_t seq) {
   std::vector<std::string> done;
+  // What the kernel is answered (fanotify gives the opener EPERM).
+  done.push_back(policy::Has(actions, policy::Action::kDeny)
+                     ? "refused (EPERM)"
+                     : "allowed: the policy's actions (" + policy::ActionSetToString(actions) +
+                           ") leave out deny");
   if (policy::Has(actions, policy::Action::kKill)) {
     Status k = KillProcess(ev.pid, ev.pidfd);
     done.push_back(k.ok() ? "killed pid " + std::to_string(ev.pid)
@@ -151,17 +166,21 @@ void ExecGateAgent::RunActions(policy::ActionSet actions, const GateEvent& ev, c
                             : "stop " + ct->id + " failed: " + s.error().message());
     }
   }
-  if (done.empty()) return;  // the daemon already raised the denial's alarm
   tsbd::Alarm a;
   a.severity = tsbd::Severity::kHigh;
-  a.what = "policy action on a denied execution";
+  a.what = DeniedWhat(ev.kind);
   a.why = "rule " + e.rule + ": " + e.path + " (" + std::string(HashAlgName(e.file_hash_alg)) + ":" +
           ToHex(e.file_digest) + ")";
   a.seq = seq;
   a.entry = e;
   a.agent = "exec-gate";
   for (const auto& d : done) a.action += (a.action.empty() ? "" : "; ") + d;
-  LogWarning("exec gate: " + a.why + ": " + a.action);
+  // The journal entry is there either way; the alarm only when the policy
+  // asks for one (its default actions do).
+  if (!policy::Has(actions, policy::Action::kAlarm)) {
+    LogWarning("exec gate: " + a.what + ": " + a.why + ": " + a.action);
+    return;
+  }
   host_->RaiseAlarm(std::move(a));
 }
 
@@ -356,25 +375,53 @@ Result<std::string> ExecGateAgent::MeasureContainer(const std::string& args_json
 
   // Decide each created/changed file as an exec of it would be, then journal.
   auto snap = policy_.Current();
-  std::size_t denied = 0;
-  for (auto& e : entries) {
+  std::vector<std::size_t> denied_at;  // indexes into entries
+  bool alarm = false;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    auto& e = entries[i];
     e.exe = "(overlay measurement)";
+    policy::ActionSet actions = policy::kDefaultActions;
     if (snap) {
       const policy::Subject subject{e.container_id, e.image, e.exe, 0};
       const policy::Object object{e.path, e.file_hash_alg, e.file_digest, {}};
       const policy::Decision d = snap->Decide(subject, object);
       e.decision = tsbd::ToTsbDecision(d.verdict);
       e.rule = std::string(d.rule);
+      actions = d.actions;
     } else {
       tsbd::Verdict v = policy_.Decide(e);
       e.decision = v.decision;
       e.rule = v.rule.empty() ? "builtin:allow" : v.rule;
     }
-    if (e.decision == tsb::Decision::kDeny) ++denied;
+    if (e.decision == tsb::Decision::kDeny) {
+      denied_at.push_back(i);
+      alarm = alarm || policy::Has(actions, policy::Action::kAlarm);
+    }
   }
+  const std::size_t denied = denied_at.size();
   if (!entries.empty()) {
     auto submitted = host_->Submit("exec-gate", entries);
     if (!submitted.ok()) return submitted.error().WithContext("journal");
+    // One alarm for the measurement, naming the first denied files (the
+    // daemon raises none for entries the agent decided).
+    if (alarm) {
+      constexpr std::size_t kNamed = 8;
+      const auto& first = entries[denied_at[0]];
+      tsbd::Alarm a;
+      a.severity = tsbd::Severity::kHigh;
+      a.what = "container files denied by policy";
+      a.why = std::to_string(denied) + " created or changed file(s) of container " + id + " denied:";
+      for (std::size_t k = 0; k < denied && k < kNamed; ++k) {
+        const auto& e = entries[denied_at[k]];
+        a.why += (k ? ", " : " ") + e.path + " (rule " + e.rule + ")";
+      }
+      if (denied > kNamed) a.why += ", and " + std::to_string(denied - kNamed) + " more";
+      a.seq = (*submitted)[denied_at[0]].seq;
+      a.entry = first;
+      a.agent = "exec-gate";
+      a.action = "logged; a measurement blocks nothing (the gate decides each exec as it happens)";
+      host_->RaiseAlarm(std::move(a));
+    }
   }
 
   auto items = [](const std::vector<OverlayItem>& list) {

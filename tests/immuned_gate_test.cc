@@ -40,6 +40,7 @@ using immune::testing::ProcessResult;
 using immune::testing::Runc;
 using immune::testing::RunProcess;
 using immune::testing::ScratchDir;
+using immune::testing::SyslogCapture;
 using immune::testing::UniqueContainerId;
 
 std::string FileSha256(const std::string& path) {
@@ -191,6 +192,13 @@ bool HasEntry(const std::vector<json>& entries, const std::string& path_suffix, 
   return false;
 }
 
+std::size_t DaemonLogLinesStartingWith(const std::string& log, const std::string& prefix) {
+  std::size_t n = 0;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) n += line.starts_with(prefix) ? 1 : 0;
+  return n;
+}
+
 bool HasAlarm(GateWorld& w, const std::string& what, const std::string& detail) {
   auto alarms = w.Control("alarms");
   if (!alarms.ok()) return false;
@@ -202,6 +210,9 @@ bool HasAlarm(GateWorld& w, const std::string& what, const std::string& detail) 
 TEST(ImmunedGate, EnforceAllowsBaselineAndDeniesDroppedProgramsInAContainer) {
   IMMUNE_REQUIRE_RUNC_HARNESS();
   GateWorld w;
+  // Alarms go to syslog as well: catch what the daemon sends to /dev/log.
+  auto syslog = SyslogCapture::Start(w.dir());
+  ASSERT_TRUE(syslog.ok()) << syslog.error().ToString();
   ASSERT_TRUE(w.Start(Policy("enforce")));
   auto id = w.StartContainer("enforce");
   ASSERT_TRUE(id.ok()) << id.error().ToString() << "\n" << w.DaemonLog();
@@ -235,8 +246,53 @@ TEST(ImmunedGate, EnforceAllowsBaselineAndDeniesDroppedProgramsInAContainer) {
     EXPECT_EQ(e["image"], "busybox:test");
   }
   // Alarms are published after the journal commit that the gate waits for.
-  EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "measurement denied by policy", "/tmp/true"); },
+  EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "execution denied by policy", "/tmp/true"); },
                       std::chrono::seconds(10)));
+  // One alarm per denial, raised by the gate, which knows what it did; the
+  // daemon adds none of its own for entries the gate decided. It says where
+  // the entry is in the log.
+  auto alarms = w.Control("alarms");
+  ASSERT_TRUE(alarms.ok());
+  int about_true = 0;
+  for (const auto& a : (*alarms)["alarms"]) {
+    EXPECT_NE(a["what"], "measurement denied by policy") << a.dump();
+    if (a["file"].is_object() && a["file"]["path"] == "/tmp/true") {
+      ++about_true;
+      EXPECT_EQ(a["action"], "refused (EPERM)") << a.dump();
+      EXPECT_EQ(a["agent"], "exec-gate");
+      for (const auto& e : entries)
+        if (e["seq"] == a["where"]["seq"]) {
+          EXPECT_EQ(e["path"], "/tmp/true");
+          EXPECT_EQ(a["where"]["pcr"], e["pcr"]);
+          EXPECT_EQ(a["where"]["epoch"], e["epoch"]);
+        }
+    }
+  }
+  EXPECT_EQ(about_true, 1) << alarms->dump(1);
+
+  // A file name with a newline cannot forge a line in syslog or the daemon's log.
+  WriteAlteredBusybox(w.rootfs(*id) + "/tmp/a\nimmuned alarm: forged");
+  ProcessResult forged = w.Sh(*id, "'/tmp/a\nimmuned alarm: forged'; echo rc=$?");
+  EXPECT_NE(forged.out.find("rc=126"), std::string::npos) << forged.out << forged.err;
+  const auto in_syslog = [&](const std::string& text) {
+    for (const auto& m : (*syslog)->Messages())
+      if (m.find(text) != std::string::npos) return true;
+    return false;
+  };
+  // LOG_AUTHPRIV | LOG_ERR, tagged by the daemon.
+  EXPECT_TRUE(WaitFor([&] { return in_syslog("immuned alarm: execution denied by policy: rule "); },
+                      std::chrono::seconds(10)));
+  EXPECT_TRUE(
+      WaitFor([&] { return in_syslog("/tmp/a\\x0aimmuned alarm: forged ("); }, std::chrono::seconds(10)))
+      << json((*syslog)->Messages()).dump(1);
+  for (const auto& m : (*syslog)->Messages()) {
+    if (m.find("immuned alarm: ") == std::string::npos) continue;
+    EXPECT_TRUE(m.starts_with("<83>")) << m;
+    EXPECT_NE(m.find(" immuned["), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_TRUE(m.ends_with("(refused (EPERM))")) << m;
+  }
+  EXPECT_EQ(DaemonLogLinesStartingWith(w.DaemonLog(), "immuned alarm: forged"), 0u);
 }
 
 // The policy's actions on a denied exec: freeze the container, or stop it.
@@ -257,7 +313,9 @@ TEST(ImmunedGate, FreezeActionPausesTheContainer) {
   // the frozen container; whether runc reports the failed exec does not matter.
   (void)w.runc().ExecDetached(*id, {"/tmp/true"});
   EXPECT_TRUE(w.runc().WaitForStatus(*id, "paused").ok()) << w.DaemonLog();
-  EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "policy action", "froze container"); }, std::chrono::seconds(10)));
+  EXPECT_TRUE(
+      WaitFor([&] { return HasAlarm(w, "execution denied by policy", "refused (EPERM); froze container"); },
+              std::chrono::seconds(10)));
   ASSERT_TRUE(w.runc().Resume(*id).ok());
 }
 
@@ -270,7 +328,9 @@ TEST(ImmunedGate, StopActionStopsTheContainer) {
   WriteAlteredBusybox(w.rootfs(*id) + "/tmp/true");
   w.Sh(*id, "/tmp/true");  // denied; the container's init is then killed
   EXPECT_TRUE(w.runc().WaitForStatus(*id, "stopped").ok()) << w.DaemonLog();
-  EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "policy action", "stopped container"); }, std::chrono::seconds(10)));
+  EXPECT_TRUE(
+      WaitFor([&] { return HasAlarm(w, "execution denied by policy", "refused (EPERM); stopped container"); },
+              std::chrono::seconds(10)));
 }
 
 TEST(ImmunedGate, PermissiveOnlyLogsWhatEnforceWouldDeny) {
@@ -355,6 +415,24 @@ HostPrograms MakeHostPrograms(const std::string& mount) {
 int RunOnHost(const std::string& program, int timeout_ms = 30000) {
   auto r = RunProcess({program, "true"}, timeout_ms);
   return r.ok() ? (r->timed_out ? -2 : r->exit_code) : -1;
+}
+
+// A scope whose actions leave out alarm: a denial is refused and journaled,
+// and raises no alarm.
+TEST(ImmunedGate, ActionsWithoutAlarmRefuseAndJournalButRaiseNoAlarm) {
+  IMMUNE_REQUIRE_RUNC_HARNESS();
+  GateWorld w;
+  ASSERT_TRUE(w.Start(
+      "apiVersion: immune/v1\nkind: Policy\nscope: host\nmode: enforce\nactions: [deny]\nallow:\n  - " +
+      FileSha256("/usr/bin/busybox") + "\n"));
+  const HostPrograms p = MakeHostPrograms(w.host_mount());
+  EXPECT_EQ(RunOnHost(p.allowed), 0);
+  EXPECT_NE(RunOnHost(p.denied), 0);
+  EXPECT_TRUE(HasEntry(w.LogEntries(), "/denied/true", "deny")) << json(w.LogEntries()).dump(1);
+  // The gate raises a denial's alarm before it answers the kernel.
+  auto alarms = w.Control("alarms");
+  ASSERT_TRUE(alarms.ok());
+  EXPECT_TRUE((*alarms)["alarms"].empty()) << alarms->dump(1);
 }
 
 pid_t WorkerOf(pid_t supervisor) {
@@ -450,7 +528,7 @@ TEST(ImmunedIntegrity, OverlayMeasurementOfARunningPausedAndStoppedContainer) {
   EXPECT_GT((*running)["denied"].get<int>(), 0);  // neither file is in the image's baseline
   EXPECT_TRUE(HasEntry(w.LogEntries(*id), "/etc/motd", "deny"));
   // Alarms are published after the journal commit that Submit waits for.
-  EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "measurement denied by policy", "/etc/motd"); },
+  EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "container files denied by policy", "/etc/motd"); },
                       std::chrono::seconds(10)));
 
   // Paused: measured from the host, nothing inside runs; the layers come from the cache.

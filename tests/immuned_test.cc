@@ -240,6 +240,10 @@ TEST(ImmunedTest, BurstFromPluginAndZmqAgentsReplaysToTpm) {
     EXPECT_TRUE(a["process"]["pid"].is_number());
     EXPECT_TRUE(a["container_id"].is_string());
     EXPECT_TRUE(a["why"].get<std::string>().find("builtin:deny-path:/denied/") != std::string::npos);
+    // The daemon decided these for remote agents: it says what it did.
+    EXPECT_EQ(a["what"], "measurement denied by policy");
+    EXPECT_EQ(a["action"], "logged; agent " + a["agent"].get<std::string>() + " was answered deny")
+        << a.dump();
     EXPECT_GT(a["when_ns"].get<std::int64_t>(), 0);
     EXPECT_TRUE(a["where"]["seq"].is_number());
     EXPECT_FALSE(a["where"]["node"].get<std::string>().empty());

@@ -6,8 +6,10 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -336,6 +338,68 @@ ScratchDir::~ScratchDir() {
 std::string UniqueContainerId(const std::string& tag) {
   static std::atomic<int> counter{0};
   return "immune-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + "-" + tag;
+}
+
+Result<std::unique_ptr<SyslogCapture>> SyslogCapture::Start(const std::string& dir) {
+  std::unique_ptr<SyslogCapture> c(new SyslogCapture());
+  c->dev_ = dir + "/dev";
+  std::error_code ec;
+  fs::create_directories(c->dev_, ec);
+  if (ec) return IoError(c->dev_ + ": " + ec.message());
+  if (::mount("immune-test-dev", c->dev_.c_str(), "tmpfs", 0, "mode=0755") != 0)
+    return IoError(Errno("mount tmpfs on " + c->dev_));
+  for (const auto& entry : fs::directory_iterator("/dev", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == "log") continue;  // ours instead
+    const std::string from = entry.path().string(), to = c->dev_ + "/" + name;
+    const auto st = entry.symlink_status(ec);
+    if (ec) return IoError(from + ": " + ec.message());
+    if (fs::is_symlink(st)) {
+      fs::create_symlink(fs::read_symlink(from, ec), to, ec);
+      if (ec) return IoError(to + ": " + ec.message());
+      continue;
+    }
+    if (fs::is_directory(st)) {
+      fs::create_directory(to, ec);
+    } else {
+      std::ofstream(to).close();  // a file to bind the node over
+    }
+    if (ec || ::access(to.c_str(), F_OK) != 0) return IoError(to + ": cannot create");
+    if (::mount(from.c_str(), to.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      return IoError(Errno("mount --rbind " + from + " " + to));
+  }
+  if (ec) return IoError("/dev: " + ec.message());
+
+  c->fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (c->fd_ < 0) return IoError(Errno("socket(AF_UNIX, SOCK_DGRAM)"));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string log = c->dev_ + "/log";
+  if (log.size() >= sizeof addr.sun_path) return InvalidArgument(log + ": path too long for a socket");
+  std::memcpy(addr.sun_path, log.c_str(), log.size() + 1);
+  if (::bind(c->fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+    return IoError(Errno("bind " + log));
+  ::chmod(log.c_str(), 0666);
+  if (::mount(c->dev_.c_str(), "/dev", nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    return IoError(Errno("mount --rbind " + c->dev_ + " /dev"));
+  c->over_dev_ = true;
+  return c;
+}
+
+SyslogCapture::~SyslogCapture() {
+  if (over_dev_) ::umount2("/dev", MNT_DETACH);
+  if (fd_ >= 0) ::close(fd_);
+  if (!dev_.empty()) ::umount2(dev_.c_str(), MNT_DETACH);
+}
+
+std::vector<std::string> SyslogCapture::Messages() {
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n < 0) break;  // EAGAIN: nothing more now
+    messages_.emplace_back(buf, static_cast<std::size_t>(n));
+  }
+  return messages_;
 }
 
 }  // namespace immune::testing

@@ -187,6 +187,30 @@ struct RuncScene {
 };
 Result<RuncScene> MakeRuncScene(const std::string& dir);
 
+// What syslog(3) sends, caught for a test: the process's (private) mount
+// namespace gets a /dev of its own, a tmpfs whose entries are bind mounts of
+// the real /dev's (device nodes, /dev/pts, /dev/shm work as before) and, at
+// /dev/log, a datagram socket this object reads. Processes started after it
+// (a daemon, runc) log into it. Needs root and EnterPrivateMountNamespace;
+// the destructor puts the real /dev back.
+class SyslogCapture {
+ public:
+  static Result<std::unique_ptr<SyslogCapture>> Start(const std::string& dir);
+  ~SyslogCapture();
+  SyslogCapture(const SyslogCapture&) = delete;
+  SyslogCapture& operator=(const SyslogCapture&) = delete;
+  // The messages received so far (RFC 3164 as glibc writes them:
+  // "<PRI>Mmm dd hh:mm:ss TAG[PID]: TEXT"), oldest first.
+  std::vector<std::string> Messages();
+
+ private:
+  SyslogCapture() = default;
+  std::string dev_;  // the tmpfs bound over /dev
+  int fd_ = -1;
+  bool over_dev_ = false;
+  std::vector<std::string> messages_;
+};
+
 }  // namespace immune::testing
 
 // First line of a runc test (or its fixture's SetUp), while the process is

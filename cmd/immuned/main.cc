@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -84,6 +85,9 @@ int main(int argc, char** argv) {
       if (std::string(argv[i]) != "--supervise") worker.push_back(argv[i]);
     return immune::immuned::RunSupervisor(worker, [&] { return MakeGateGroup(config); });
   }
+
+  // Alarms go to syslog too, as "immuned[PID]: immuned alarm: ..." (authpriv).
+  ::openlog("immuned", LOG_PID, LOG_AUTHPRIV);
 
   // The exec gate's reader wake-up signal: blocked here, before any thread
   // starts, so every thread inherits the block and only the gate's reader

@@ -375,13 +375,21 @@ Result<tsb::FileMeasurement> Daemon::MeasureFile(const std::string& path) {
 }
 
 void Daemon::RaiseAlarm(Alarm alarm) {
+  // An agent's alarm about an entry it journaled knows the entry's seq (from
+  // Submit's verdict); where it is in the log is the daemon's to add.
+  if (alarm.seq) {
+    if (alarm.pcr == 0) alarm.pcr = config_.pcr;
+    if (!alarm.epoch && log_) alarm.epoch = log_->current_epoch();
+  }
   // syslog as well: an operator without a subscriber still sees it (journald).
   const int prio = alarm.severity == Severity::kCritical ? LOG_CRIT
                    : alarm.severity == Severity::kHigh   ? LOG_ERR
                    : alarm.severity == Severity::kWarning ? LOG_WARNING
                                                           : LOG_INFO;
-  ::syslog(LOG_AUTHPRIV | prio, "immuned alarm: %s: %s (%s)", alarm.what.c_str(), alarm.why.c_str(),
-           alarm.action.c_str());
+  // One line whatever the file names in it hold (EscapeForLog).
+  const std::string line =
+      EscapeForLog("immuned alarm: " + alarm.what + ": " + alarm.why + " (" + alarm.action + ")");
+  ::syslog(LOG_AUTHPRIV | prio, "%s", line.c_str());
   if (events_) events_->PublishAlarm(std::move(alarm));
 }
 
@@ -412,11 +420,14 @@ Status Daemon::RegisterAgent(std::unique_ptr<Agent> agent,
   return OkStatus();
 }
 
-void Daemon::OnJournaled(const std::string& agent, const tsb::MeasurementEntry& e) {
+void Daemon::OnJournaled(const std::string& agent, const tsb::MeasurementEntry& e, bool decided_by_agent) {
   const bool denied = e.decision == tsb::Decision::kDeny;
   registry_.Count(agent, 1, denied ? 1 : 0);
   events_->PublishMeasurement(agent, e);
-  if (denied) {
+  // An agent that decided the entry itself acts on the denial (refuses an
+  // exec, kills, freezes) and raises the alarm that says what it did; the
+  // daemon knows only its own part for the entries its policy hook decided.
+  if (denied && !decided_by_agent) {
     Alarm a;
     a.severity = Severity::kHigh;
     a.what = "measurement denied by policy";
@@ -428,8 +439,8 @@ void Daemon::OnJournaled(const std::string& agent, const tsb::MeasurementEntry& 
     a.epoch = e.epoch;
     a.entry = e;
     a.agent = agent;
-    a.action = "logged (enforcement arrives with the policy engine)";
-    events_->PublishAlarm(std::move(a));
+    a.action = "logged; agent " + agent + " was answered deny";
+    RaiseAlarm(std::move(a));
   }
 }
 

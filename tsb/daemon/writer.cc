@@ -86,18 +86,22 @@ void Writer::Loop() {
 
     std::vector<tsb::MeasurementEntry> entries;
     entries.reserve(n);
+    std::vector<bool> decided_by_agent;
+    decided_by_agent.reserve(n);
     const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
     for (auto& s : batch) {
       for (auto& e : s.entries) {
         if (e.time_ns == 0) e.time_ns = now_ns;
-        if (!(s.keep_decisions && !e.rule.empty())) {
+        const bool kept = s.keep_decisions && !e.rule.empty();
+        if (!kept) {
           Verdict v = policy_.Decide(e);
           e.decision = v.decision;
           e.rule = std::move(v.rule);
         }
         entries.push_back(e);
+        decided_by_agent.push_back(kept);
       }
     }
     const auto t0 = std::chrono::steady_clock::now();
@@ -137,7 +141,8 @@ void Writer::Loop() {
     }
     k = 0;
     for (auto& s : batch) {
-      for (std::size_t i = 0; i < s.entries.size(); ++i, ++k) observer_.OnJournaled(s.agent, entries[k]);
+      for (std::size_t i = 0; i < s.entries.size(); ++i, ++k)
+        observer_.OnJournaled(s.agent, entries[k], decided_by_agent[k]);
     }
   }
 }

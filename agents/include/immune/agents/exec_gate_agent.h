@@ -64,9 +64,11 @@ class ExecGateAgent final : public tsbd::Agent {
   Result<std::string> RegisterContainer(const std::string& args_json);
   Result<std::string> UnregisterContainer(const std::string& args_json);
   Result<std::string> MeasureContainer(const std::string& args_json);
-  // Kill / freeze / stop for a denied event, then an alarm saying what was done.
-  void RunActions(policy::ActionSet actions, const GateEvent& ev, const ContainerInfo* ct,
-                  const tsb::MeasurementEntry& e, std::uint64_t seq);
+  // Kill / freeze / stop for a denied event (journaled as `seq`), then the
+  // denial's alarm saying what was done (when the actions include alarm; the
+  // daemon raises none for entries the gate decided).
+  void OnDenied(policy::ActionSet actions, const GateEvent& ev, const ContainerInfo* ct,
+                const tsb::MeasurementEntry& e, std::uint64_t seq);
 
   const tsbd::GateSection config_;
   tsbd::PolicyEngine& policy_;

@@ -60,6 +60,10 @@ class AgentHost {
   // submitting it again (per container: the cache does not know containers).
   virtual Result<tsb::FileMeasurement> MeasureFile(const std::string& path) = 0;
   // Publishes an alarm on the event endpoint (and to syslog). Any thread.
+  // The daemon raises a denial's alarm only for entries its policy hook
+  // decided; an agent that submits entries it decided itself (a non-empty
+  // rule) knows what it did about a denial and raises that alarm, with the
+  // entry's seq (docs/tsb-daemon.md, "Who raises a denial's alarm").
   virtual void RaiseAlarm(Alarm alarm) = 0;
   // Adds control command `cmd` (e.g. "container.register"); kInvalidArgument
   // when the name is taken (built-in commands included). Handlers stay until

@@ -94,7 +94,8 @@ class Daemon final : public AgentHost, public WriterObserver {
   explicit Daemon(DaemonConfig config);
   Status Init();
   Status InitCurve();  // allow-lists and server keys for tcp:// endpoints
-  void OnJournaled(const std::string& agent, const tsb::MeasurementEntry& entry) override;
+  void OnJournaled(const std::string& agent, const tsb::MeasurementEntry& entry,
+                   bool decided_by_agent) override;
   void OnAppendFailed(const Error& error, std::size_t entries) override;
 
   // agent_server.cc / control_server.cc: the endpoint threads.

@@ -40,11 +40,14 @@ struct Submission {
 };
 
 // Receives every journaled entry (decision set) and every failure; called on
-// the writer thread after the completions of a batch.
+// the writer thread after the completions of a batch. `decided_by_agent`: the
+// submitter decided the entry itself (keep_decisions and a rule), so it knows,
+// and reports, what it did about a denial; otherwise the policy hook decided.
 class WriterObserver {
  public:
   virtual ~WriterObserver() = default;
-  virtual void OnJournaled(const std::string& agent, const tsb::MeasurementEntry& entry) = 0;
+  virtual void OnJournaled(const std::string& agent, const tsb::MeasurementEntry& entry,
+                           bool decided_by_agent) = 0;
   virtual void OnAppendFailed(const Error& error, std::size_t entries) = 0;
 };
 
