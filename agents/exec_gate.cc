@@ -173,6 +173,9 @@ struct ExecGate::Impl {
   explicit Impl(GateConfig c) : config(std::move(c)), measure(config.hash_alg) {}
 
   void Respond(int fd, bool allow) {
+    // Counted before the answer: the opener it wakes may read the stats
+    // (a test, an operator who saw the exec fail) before this thread runs on.
+    Bump(allow ? counters.allowed : counters.denied);
     struct fanotify_response r {};
     r.fd = fd;
     r.response = allow ? FAN_ALLOW : FAN_DENY;
@@ -182,7 +185,6 @@ struct ExecGate::Impl {
     } while (n < 0 && errno == EINTR);
     if (n != static_cast<ssize_t>(sizeof r))
       LogError(Errno("exec gate: writing the response for fd " + std::to_string(fd)));
-    Bump(allow ? counters.allowed : counters.denied);
   }
 
   // Answers and releases one event.
