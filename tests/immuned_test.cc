@@ -7,11 +7,13 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <zmq_addon.hpp>
 
@@ -410,6 +412,85 @@ TEST(ImmunedTest, BadAgentMessagesGetErrorsAndTheDaemonCarriesOn) {
   auto bad = ControlCall(env.ctx, env.Ep("control"), "log", {{"limit", "x"}});
   ASSERT_TRUE(bad.ok());
   EXPECT_EQ((*bad)["error"]["field"], "args.limit");
+}
+
+// `immunectl tsb alarms` lists what the daemon kept; with --follow it then
+// prints new alarms as they are raised, each once.
+TEST(ImmunedTest, ImmunectlAlarmsListsAndFollows) {
+  Env env("tcti: embedded\ndeny_paths: [/denied/]\n");
+  auto d = DaemonProcess::Spawn(env.config, env.log);
+  ASSERT_TRUE(d.ok());
+  ASSERT_TRUE(WaitFor([&] { return env.Ready(); }, seconds(90))) << env.DaemonLog();
+  AgentClient agent(env.ctx, env.Ep("agent"));
+  ASSERT_TRUE(agent.Hello("alarm-agent").ok());
+  ASSERT_TRUE(agent.Measure({TestEntry("/allowed/x", 1), TestEntry("/denied/first", 2)}).ok());
+  ASSERT_TRUE(WaitFor([&] { return env.Control("alarms")["alarms"].size() == 1; }, seconds(10)));
+
+  std::string out;
+  ASSERT_EQ(RunCapture({IMMUNECTL_TSB_BIN, "tsb", "--state-dir", env.state, "alarms"}, &out, seconds(30)), 0);
+  EXPECT_NE(
+      out.find(" high host: measurement denied by policy: rule builtin:deny-path:/denied/: /denied/first ("),
+      std::string::npos)
+      << out;
+  EXPECT_NE(out.find(" -> logged; agent alarm-agent was answered deny (seq 1)\n"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  ASSERT_EQ(
+      RunCapture({IMMUNECTL_TSB_BIN, "tsb", "--state-dir", env.state, "alarms", "--json"}, &out, seconds(30)),
+      0);
+  json listed = json::parse(out, nullptr, false);
+  ASSERT_TRUE(listed.is_object()) << out;
+  ASSERT_EQ(listed["alarms"].size(), 1u);
+  EXPECT_EQ(listed["alarms"][0]["file"]["path"], "/denied/first");
+
+  // Following: the kept alarm, then two new ones, then it exits (--count 2).
+  std::string followed;
+  std::atomic<int> rc{-100};
+  std::thread follower([&] {
+    rc = RunCapture(
+        {IMMUNECTL_TSB_BIN, "tsb", "--state-dir", env.state, "alarms", "--follow", "--json", "--count", "2"},
+        &followed, seconds(60));
+  });
+  for (int n = 0; rc == -100 && n < 200; ++n) {
+    EXPECT_TRUE(agent.Measure({TestEntry("/denied/live" + std::to_string(n), 10 + n)}).ok());
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  follower.join();
+  ASSERT_EQ(rc.load(), 0) << followed;
+  std::vector<json> lines;
+  std::istringstream in(followed);
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(json::parse(line, nullptr, false));
+    ASSERT_TRUE(lines.back().is_object()) << line;
+  }
+  // The kept ones (the first, and any live one raised before the follower
+  // read the ring), then two more: none missed, none twice.
+  ASSERT_GE(lines.size(), 3u) << followed;
+  EXPECT_EQ(lines[0]["file"]["path"], "/denied/first");
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["type"], "alarm");
+    ids.insert(lines[i]["id"].get<std::string>());
+    EXPECT_EQ(lines[i]["where"]["seq"], i + 1) << followed;  // seq 0 is /allowed/x
+    if (i > 0) {
+      EXPECT_EQ(lines[i]["file"]["path"], "/denied/live" + std::to_string(i - 1)) << followed;
+    }
+  }
+  EXPECT_EQ(ids.size(), lines.size()) << followed;
+
+  // No daemon: a clear error, exit 3, at once.
+  d->reset();
+  EXPECT_EQ(RunCapture({IMMUNECTL_TSB_BIN, "tsb", "--state-dir", env.state, "alarms", "--follow"}, &out,
+                       seconds(30),
+                       /*with_stderr=*/true),
+            3);
+  EXPECT_NE(out.find("events endpoint ipc://" + env.state + "/events.sock: "), std::string::npos) << out;
+  EXPECT_NE(out.find("(is immuned running?"), std::string::npos) << out;
+  // The control endpoint likewise, whether its socket file is left or not.
+  EXPECT_EQ(RunCapture({IMMUNECTL_TSB_BIN, "tsb", "--state-dir", env.state, "--timeout", "60000", "alarms"},
+                       &out, seconds(30), /*with_stderr=*/true),
+            3);
+  EXPECT_NE(out.find("control endpoint ipc://" + env.state + "/control.sock: "), std::string::npos) << out;
+  EXPECT_NE(out.find("(is immuned running?"), std::string::npos) << out;
 }
 
 TEST(ImmunedTest, EmbeddedSwtpmAndCleanShutdown) {

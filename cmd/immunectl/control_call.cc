@@ -1,6 +1,11 @@
 #include "control_call.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "immune/core/log.h"
 #include "immune/tsbd/control_client.h"
@@ -22,6 +27,28 @@ ErrorCode CodeFromName(const std::string& n) {
 
 }  // namespace
 
+Status CheckIpcEndpoint(const std::string& endpoint, const std::string& what) {
+  if (!endpoint.starts_with("ipc://")) return OkStatus();
+  const std::string path = endpoint.substr(6);
+  const std::string hint = " (is immuned running? --state-dir/--socket/--events)";
+  if (::access(path.c_str(), F_OK) != 0)
+    return Unavailable(what + " endpoint " + endpoint + ": no such socket" + hint);
+  // A socket file left by a daemon that died answers nothing: ZeroMQ would
+  // retry in silence until the timeout. A plain connect says so at once.
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return OkStatus();  // ZeroMQ will say what it makes of it
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return OkStatus();
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0 && err == ECONNREFUSED)
+    return Unavailable(what + " endpoint " + endpoint + ": nothing listens on the socket" + hint);
+  return OkStatus();
+}
+
 std::string ControlEndpointOf(const DaemonAddress& a) {
   if (a.socket.empty()) return "ipc://" + a.state_dir + "/control.sock";
   if (a.socket.find("://") != std::string::npos) return a.socket;
@@ -31,13 +58,8 @@ std::string ControlEndpointOf(const DaemonAddress& a) {
 // One request/reply on the control endpoint; the daemon's "result".
 Result<json> CallDaemon(const GlobalOptions& g, const DaemonAddress& a, const std::string& cmd, json args) {
   const std::string ep = ControlEndpointOf(a);
-  if (ep.starts_with("ipc://")) {
-    // A missing socket file is "daemon not running", not a hang.
-    const std::string path = ep.substr(6);
-    if (::access(path.c_str(), F_OK) != 0)
-      return Unavailable("control endpoint " + ep +
-                         ": no such socket (is immuned running? --state-dir/--socket)");
-  }
+  // A missing or dead socket is "daemon not running", not a wait.
+  IMMUNE_RETURN_IF_ERROR(CheckIpcEndpoint(ep, "control"));
   json req = {{"v", 1}, {"cmd", cmd}, {"args", std::move(args)}};
   if (g.verbose) LogInfo("connecting to " + ep);
   IMMUNE_ASSIGN_OR_RETURN(std::string text, tsbd::ControlRequest(ep, req.dump(), a.timeout_ms));

@@ -19,6 +19,11 @@ struct DaemonAddress {
 
 std::string ControlEndpointOf(const DaemonAddress& a);
 
+// For an ipc:// endpoint: kUnavailable, naming `what` ("control", "events")
+// and the endpoint, when its socket file is missing or nothing listens on it
+// (a daemon that died); anything else is left to ZeroMQ.
+Status CheckIpcEndpoint(const std::string& endpoint, const std::string& what);
+
 // Sends {"v":1,"cmd":cmd,"args":args}; returns the reply's "result", or the
 // daemon's error (its code, "immuned: field: message"). kUnavailable when
 // the daemon is not reachable (a missing ipc socket says so at once).

@@ -4,15 +4,18 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common.h"
 #include "control_call.h"
 #include "exit_codes.h"
+#include "immune/core/json_bytes.h"
 #include "immune/core/log.h"
 #include "immune/tsbd/control_client.h"
 
@@ -34,6 +37,9 @@ struct TsbArgs {
   std::vector<std::string> lowers;  // measure: a stopped container's layers
   std::string upper;
   std::string image;
+  bool follow = false;      // alarms: wait for new ones
+  std::uint64_t count = 0;  // alarms --follow: exit after N new ones
+  std::string events;       // alarms --follow: the events endpoint
 };
 
 DaemonAddress Address(const TsbArgs& a) { return DaemonAddress{a.socket, a.state_dir, a.timeout_ms}; }
@@ -114,7 +120,8 @@ int RunMeasure(const GlobalOptions& g, const TsbArgs& a) {
   } else {
     std::string out;
     for (const char* k : {"created", "changed", "deleted"})
-      for (const auto& p : (*r)[k]) out += std::string(k) + "  " + p.get<std::string>() + "\n";
+      for (const auto& p : (*r)[k])  // a name that is not UTF-8 comes as bytes (json_bytes.h)
+        out += std::string(k) + "  " + EscapeForLog(BytesFromJson(p).value_or("(malformed name)")) + "\n";
     out += (*r)["hashed_files"].dump() + " files hashed, " + (*r)["inherited"].dump() +
            " inherited from the image's layers without hashing, " + (*r)["denied"].dump() + " not allowed by policy\n";
     WriteOut(out);
@@ -141,11 +148,104 @@ int RunPcr(const GlobalOptions& g, const TsbArgs& a) {
   return match ? kExitOk : kExitMismatch;
 }
 
+// "2026-11-24T06:41:42.123Z high host: WHAT: WHY -> ACTION (seq N)", one
+// line whatever the file names in it hold.
+std::string AlarmLine(const json& a) {
+  std::string when = "-";
+  if (a.contains("when_ns") && a["when_ns"].is_number_integer()) {
+    const std::int64_t ns = a["when_ns"].get<std::int64_t>();
+    const std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
+    std::tm tm{};
+    char buf[32];
+    if (::gmtime_r(&secs, &tm) && std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm) > 0) {
+      char ms[8];
+      std::snprintf(ms, sizeof ms, ".%03dZ", static_cast<int>((ns / 1000000) % 1000));
+      when = std::string(buf) + ms;
+    }
+  }
+  const auto text = [&](const char* key) {
+    return a.contains(key) && a[key].is_string() ? a[key].get<std::string>() : std::string();
+  };
+  std::string where = text("container_id");
+  if (where.empty()) where = "host";
+  std::string line = when + " " + text("severity") + " " + where + ": " + text("what") + ": " + text("why");
+  if (!text("action").empty()) line += " -> " + text("action");
+  if (a.contains("where") && a["where"].is_object() && a["where"].contains("seq") &&
+      a["where"]["seq"].is_number())
+    line += " (seq " + a["where"]["seq"].dump() + ")";
+  return EscapeForLog(line) + "\n";
+}
+
+std::string EventsEndpointOf(const TsbArgs& a) {
+  if (a.events.empty()) return "ipc://" + a.state_dir + "/events.sock";
+  if (a.events.find("://") != std::string::npos) return a.events;
+  return "ipc://" + a.events;
+}
+
+// The last `limit` of `list` (all when 0).
+json LastOf(const json& list, std::uint64_t limit) {
+  if (!list.is_array() || limit == 0 || list.size() <= limit) return list.is_array() ? list : json::array();
+  return json(std::vector<json>(list.end() - static_cast<std::ptrdiff_t>(limit), list.end()));
+}
+
+int RunAlarms(const GlobalOptions& g, const TsbArgs& a) {
+  const auto print = [&](const json& alarm) {
+    WriteOut(a.json && a.follow ? alarm.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"
+                                : AlarmLine(alarm));
+  };
+  if (!a.follow) {
+    auto r = Call(g, a, "alarms", json::object());
+    if (!r.ok()) return ReportError(r.error());
+    const json list = LastOf(r->value("alarms", json::array()), a.limit);
+    if (a.json) {
+      WriteOut(json{{"alarms", list}}.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+    } else {
+      for (const auto& alarm : list) print(alarm);
+    }
+    return kExitOk;
+  }
+
+  // Subscribe first, then print what the daemon kept: an alarm raised in
+  // between is in both, and printed once (by id).
+  const std::string ep = EventsEndpointOf(a);
+  if (Status c = CheckIpcEndpoint(ep, "events"); !c.ok()) return ReportError(c.error());
+  if (g.verbose) LogInfo("subscribing to " + ep);
+  std::set<std::string> kept;  // ids of the alarms printed from the daemon's ring
+  std::uint64_t fresh = 0;
+  Status s = tsbd::EventSubscribe(
+      ep, "alarm", a.timeout_ms,
+      [&]() -> Status {
+        IMMUNE_ASSIGN_OR_RETURN(json r, Call(g, a, "alarms", json::object()));
+        for (const auto& alarm : LastOf(r.value("alarms", json::array()), a.limit)) {
+          if (alarm.contains("id") && alarm["id"].is_string()) kept.insert(alarm["id"].get<std::string>());
+          print(alarm);
+        }
+        std::fflush(stdout);
+        return OkStatus();
+      },
+      [&](std::string_view topic, std::string_view body) {
+        if (topic != "alarm") return true;
+        json alarm = json::parse(body, nullptr, false);
+        if (!alarm.is_object()) {
+          LogWarning("events endpoint " + ep + ": an alarm that is not a JSON object, skipped");
+          return true;
+        }
+        if (alarm.contains("id") && alarm["id"].is_string() && kept.count(alarm["id"].get<std::string>()))
+          return true;
+        print(alarm);
+        std::fflush(stdout);
+        ++fresh;
+        return a.count == 0 || fresh < a.count;
+      });
+  if (!s.ok()) return ReportError(s.error());
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddTsbCommands(CLI::App& app, const GlobalOptions& global, int* exit_code) {
-  CLI::App* tsb =
-      app.add_subcommand("tsb", "The Trusted Software Base daemon (immuned): status, log, containers, PCR");
+  CLI::App* tsb = app.add_subcommand(
+      "tsb", "The Trusted Software Base daemon (immuned): status, log, alarms, containers, PCR");
   tsb->require_subcommand(1);
   auto args = std::make_shared<TsbArgs>();
   tsb->add_option(
@@ -176,6 +276,16 @@ void AddTsbCommands(CLI::App& app, const GlobalOptions& global, int* exit_code) 
       "pcr", "The TSB PCR in the TPM against the journal's replay (exit 1 if they differ)");
   pcr->add_flag("--json", args->json, "As JSON");
   pcr->callback([args, exit_code, &global] { *exit_code = RunPcr(global, *args); });
+
+  CLI::App* alarms = tsb->add_subcommand(
+      "alarms", "The alarms the daemon kept (its last 1000), and with --follow new ones as they are raised");
+  alarms->add_flag("--json", args->json, "As JSON ({\"alarms\":[...]}; with --follow one object per line)");
+  alarms->add_flag("-f,--follow", args->follow, "Then wait for new alarms and print each as it comes");
+  alarms->add_option("-n,--limit", args->limit, "Only the last N kept alarms");
+  alarms->add_option("--count", args->count, "With --follow: exit after N new alarms");
+  alarms->add_option("--events", args->events,
+                     "With --follow: immuned's events endpoint (default: STATE_DIR/events.sock)");
+  alarms->callback([args, exit_code, &global] { *exit_code = RunAlarms(global, *args); });
 
   CLI::App* measure = tsb->add_subcommand(
       "measure", "Measure a container's filesystem from its overlay metadata (exit 1 if policy allows not all of it)");
