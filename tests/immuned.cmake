@@ -45,9 +45,10 @@ immune_test(immuned_gate_test
   TIMEOUT 300)
 target_compile_definitions(immuned_gate_test PRIVATE
   IMMUNED_BIN="$<TARGET_FILE:immuned>"
+  IMMUNECTL_BIN="$<TARGET_FILE:immunectl>"
   IMMUNE_OCI_HOOK="$<TARGET_FILE:immune-oci-hook>"
   PIMS_SELF_PATCH="$<TARGET_FILE:pims_self_patch_static>")
-add_dependencies(immuned_gate_test immuned immune-oci-hook immune-tsb-control pims_self_patch_static)
+add_dependencies(immuned_gate_test immuned immunectl immune-oci-hook pims_self_patch_static)
 
 immune_test(immuned_policy_engine_test
   SOURCES ${IMMUNED_TESTS_DIR}/immuned_policy_engine_test.cc ${PROJECT_SOURCE_DIR}/chain/test_util.cc

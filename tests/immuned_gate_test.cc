@@ -4,6 +4,8 @@
 // mark lands on a filesystem this test made: the containers' overlays and a
 // private tmpfs). Every process run here has a timeout.
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -12,8 +14,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -25,6 +25,7 @@
 #include "immune/core/digest.h"
 #include "immune/core/file.h"
 #include "immune/core/hex.h"
+#include "immune/core/json_bytes.h"
 #include "immuned_test_util.h"
 #include "runc_harness.h"
 
@@ -510,12 +511,13 @@ TEST(ImmunedIntegrity, OverlayMeasurementOfARunningPausedAndStoppedContainer) {
   // redirection would be an interpreter's open, which the gate treats as code).
   WriteText(w.rootfs(*id) + "/tmp/new.txt", "dropped data\n");
   WriteText(w.rootfs(*id) + "/etc/motd", "changed\n");
+  WriteText(w.rootfs(*id) + "/tmp/caf\xe9", "a name that is not UTF-8\n");
   ProcessResult r = w.Sh(*id, "rm /bin/cat; echo ok");
   ASSERT_EQ(r.out, "ok\n") << r.err;
 
-  auto names = [](const json& list) {
+  auto names = [](const json& list) {  // a name that is not UTF-8 comes as bytes
     std::vector<std::string> v;
-    for (const auto& x : list) v.push_back(x.get<std::string>());
+    for (const auto& x : list) v.push_back(BytesFromJson(x).value_or("(malformed)"));
     return v;
   };
   using ::testing::Contains;
@@ -523,6 +525,7 @@ TEST(ImmunedIntegrity, OverlayMeasurementOfARunningPausedAndStoppedContainer) {
   auto running = w.Control("container.measure", {{"id", *id}});
   ASSERT_TRUE(running.ok()) << running.error().ToString();
   EXPECT_THAT(names((*running)["created"]), Contains("/tmp/new.txt")) << running->dump(1);
+  EXPECT_THAT(names((*running)["created"]), Contains("/tmp/caf\xe9")) << running->dump(1);
   EXPECT_THAT(names((*running)["changed"]), Contains("/etc/motd")) << running->dump(1);
   EXPECT_THAT(names((*running)["deleted"]), Contains("/bin/cat")) << running->dump(1);
   EXPECT_GT((*running)["denied"].get<int>(), 0);  // neither file is in the image's baseline
@@ -530,6 +533,15 @@ TEST(ImmunedIntegrity, OverlayMeasurementOfARunningPausedAndStoppedContainer) {
   // Alarms are published after the journal commit that Submit waits for.
   EXPECT_TRUE(WaitFor([&] { return HasAlarm(w, "container files denied by policy", "/etc/motd"); },
                       std::chrono::seconds(10)));
+
+  // immunectl prints the same, each name on one line (escaped), exit 1 as
+  // policy does not allow all of it.
+  auto cli = RunProcess(
+      {IMMUNECTL_BIN, "tsb", "--state-dir", w.dir() + "/state", "measure", "--container", *id}, 60000);
+  ASSERT_TRUE(cli.ok()) << cli.error().ToString();
+  EXPECT_EQ(cli->exit_code, 1) << cli->out << cli->err;
+  EXPECT_NE(cli->out.find("created  /tmp/caf\\xe9\n"), std::string::npos) << cli->out << cli->err;
+  EXPECT_NE(cli->out.find("changed  /etc/motd\n"), std::string::npos) << cli->out;
 
   // Paused: measured from the host, nothing inside runs; the layers come from the cache.
   ASSERT_TRUE(w.runc().Pause(*id).ok());
