@@ -287,7 +287,8 @@ std::string ExecGateAgent::StatusJson() const {
     for (const auto& [p, k] : marks_) marks[p] = k;
   }
   j["marks"] = marks;
-  return j.dump();
+  return j.dump(-1, ' ', false,
+                json::error_handler_t::replace);  // a mark path from the configuration may be any bytes
 }
 
 Result<std::string> ExecGateAgent::RegisterContainer(const std::string& args_json) {

@@ -434,6 +434,25 @@ TEST(ImmunedGate, ActionsWithoutAlarmRefuseAndJournalButRaiseNoAlarm) {
   auto alarms = w.Control("alarms");
   ASSERT_TRUE(alarms.ok());
   EXPECT_TRUE((*alarms)["alarms"].empty()) << alarms->dump(1);
+
+  // What an operator sees of the gate and the integrity agent.
+  const std::string state = w.dir() + "/state";
+  auto gate = RunProcess({IMMUNECTL_BIN, "tsb", "--state-dir", state, "gate"}, 60000);
+  ASSERT_TRUE(gate.ok()) << gate.error().ToString();
+  EXPECT_EQ(gate->exit_code, 0) << gate->err;
+  EXPECT_NE(gate->out.find("marks:\n  " + w.host_mount() + "  mount\n"), std::string::npos) << gate->out;
+  EXPECT_NE(gate->out.find(" deny; "), std::string::npos) << gate->out;
+  auto gate_json = RunProcess({IMMUNECTL_BIN, "tsb", "--state-dir", state, "gate", "--json"}, 60000);
+  ASSERT_TRUE(gate_json.ok());
+  const json gj = json::parse(gate_json->out, nullptr, false);
+  ASSERT_TRUE(gj.is_object()) << gate_json->out;
+  EXPECT_GE(gj["gate"]["denied"].get<int>(), 1) << gj.dump(1);
+  EXPECT_GE(gj["gate"]["allowed"].get<int>(), 1) << gj.dump(1);
+  auto integrity = RunProcess({IMMUNECTL_BIN, "tsb", "--state-dir", state, "integrity"}, 60000);
+  ASSERT_TRUE(integrity.ok());
+  EXPECT_EQ(integrity->exit_code, 0) << integrity->err;
+  EXPECT_NE(integrity->out.find("PIMS: off"), std::string::npos) << integrity->out;
+  EXPECT_NE(integrity->out.find("critical files:\n"), std::string::npos) << integrity->out;
 }
 
 pid_t WorkerOf(pid_t supervisor) {

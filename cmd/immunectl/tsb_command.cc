@@ -40,6 +40,7 @@ struct TsbArgs {
   bool follow = false;      // alarms: wait for new ones
   std::uint64_t count = 0;  // alarms --follow: exit after N new ones
   std::string events;       // alarms --follow: the events endpoint
+  bool scan = false;        // integrity: run a PIMS period first
 };
 
 DaemonAddress Address(const TsbArgs& a) { return DaemonAddress{a.socket, a.state_dir, a.timeout_ms}; }
@@ -241,11 +242,82 @@ int RunAlarms(const GlobalOptions& g, const TsbArgs& a) {
   return kExitOk;
 }
 
+int RunGate(const GlobalOptions& g, const TsbArgs& a) {
+  auto r = Call(g, a, "gate.status", json::object());
+  if (!r.ok()) {
+    if (r.error().code() == ErrorCode::kInvalidArgument || r.error().code() == ErrorCode::kNotFound)
+      return ReportError(r.error().WithContext("the exec gate (gate.enabled in immuned.yaml)"));
+    return ReportError(r.error());
+  }
+  if (a.json) {
+    WriteOut(r->dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+    return kExitOk;
+  }
+  const json& st = (*r)["gate"];
+  const auto n = [&](const char* key) { return st.contains(key) ? st[key].dump() : std::string("?"); };
+  std::string out =
+      "exec gate: " + std::string(st.value("pidfd_reporting", false) ? "a pidfd per event" : "no pidfds") +
+      "\n";
+  out += "  events " + n("events") + ": " + n("execs") + " execs, " + n("code_opens") + " code opens, " +
+         n("data_opens") + " data opens\n";
+  out += "  answered " + n("allowed") + " allow, " + n("denied") + " deny; " + n("decisions") +
+         " decisions, cache " + n("cache_hits") + " hits, " + n("cache_misses") + " misses\n";
+  out += "  trouble: " + n("overload_answers") + " overload answers, " + n("errors") + " errors, " +
+         n("kernel_overflows") + " kernel queue overflows; queue high water " + n("queue_high_water") + "\n";
+  out += "marks:\n";
+  const json marks = r->value("marks", json::object());  // items() refers to it: not a temporary
+  for (const auto& [path, kind] : marks.items())
+    out +=
+        "  " + EscapeForLog(path) + "  " + (kind.is_string() ? kind.get<std::string>() : kind.dump()) + "\n";
+  out += "containers:\n";
+  for (const auto& c : r->value("containers", json::array())) {
+    const auto text = [&](const char* key) {
+      return c.contains(key) && c[key].is_string() ? EscapeForLog(c[key].get<std::string>())
+                                                   : std::string("-");
+    };
+    out += "  " + text("id") + "  " + text("status") + ", image " + text("image") + ", init pid " +
+           (c.contains("init_pid") ? c["init_pid"].dump() : "-") + ", rootfs " + text("rootfs") + "\n";
+  }
+  WriteOut(out);
+  return kExitOk;
+}
+
+int RunIntegrity(const GlobalOptions& g, const TsbArgs& a) {
+  auto r = Call(g, a, a.scan ? "integrity.scan" : "integrity.status", json::object());
+  if (!r.ok()) return ReportError(r.error());
+  if (a.json) {
+    WriteOut(r->dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+    return kExitOk;
+  }
+  std::string out;
+  if (r->contains("pims") && (*r)["pims"].is_object()) {
+    const json& p = (*r)["pims"];
+    const auto n = [&](const char* key) { return p.contains(key) ? p[key].dump() : std::string("?"); };
+    out += "PIMS: " + n("periods") + " periods, " + n("processes_scanned") + " processes scanned, " +
+           n("mappings_checked") + " mappings checked, " + n("violations") + " violations\n";
+  } else {
+    out += "PIMS: off (integrity.pims_interval_ms is 0)\n";
+  }
+  out += "violations: " + r->value("violations", json(0)).dump() +
+         ", critical file changes: " + r->value("config_changes", json(0)).dump() + "\n";
+  out += "critical files:\n";
+  for (const auto& f : r->value("critical_files", json::array())) {
+    const std::string path = f.contains("path") ? BytesFromJson(f["path"]).value_or("(malformed)") : "-";
+    const std::string digest = f.value("digest", "");
+    const std::string error = f.value("error", "");
+    out +=
+        "  " + EscapeForLog(path) + "  " + (digest.empty() ? "(" + EscapeForLog(error) + ")" : digest) + "\n";
+  }
+  WriteOut(out);
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddTsbCommands(CLI::App& app, const GlobalOptions& global, int* exit_code) {
   CLI::App* tsb = app.add_subcommand(
-      "tsb", "The Trusted Software Base daemon (immuned): status, log, alarms, containers, PCR");
+      "tsb",
+      "The Trusted Software Base daemon (immuned): status, log, alarms, gate, integrity, containers, PCR");
   tsb->require_subcommand(1);
   auto args = std::make_shared<TsbArgs>();
   tsb->add_option(
@@ -286,6 +358,17 @@ void AddTsbCommands(CLI::App& app, const GlobalOptions& global, int* exit_code) 
   alarms->add_option("--events", args->events,
                      "With --follow: immuned's events endpoint (default: STATE_DIR/events.sock)");
   alarms->callback([args, exit_code, &global] { *exit_code = RunAlarms(global, *args); });
+
+  CLI::App* gate =
+      tsb->add_subcommand("gate", "The exec gate: its counters, marks and the containers it gates");
+  gate->add_flag("--json", args->json, "As JSON (the gate.status control command's result)");
+  gate->callback([args, exit_code, &global] { *exit_code = RunGate(global, *args); });
+
+  CLI::App* integrity = tsb->add_subcommand(
+      "integrity", "Process code integrity (PIMS) and critical files: counters, violations, digests");
+  integrity->add_flag("--scan", args->scan, "Run a PIMS period now (waits up to 30 s), then print");
+  integrity->add_flag("--json", args->json, "As JSON");
+  integrity->callback([args, exit_code, &global] { *exit_code = RunIntegrity(global, *args); });
 
   CLI::App* measure = tsb->add_subcommand(
       "measure", "Measure a container's filesystem from its overlay metadata (exit 1 if policy allows not all of it)");
