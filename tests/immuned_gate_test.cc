@@ -434,8 +434,19 @@ TEST(ImmunedGate, ActionsWithoutAlarmRefuseAndJournalButRaiseNoAlarm) {
   auto alarms = w.Control("alarms");
   ASSERT_TRUE(alarms.ok());
   EXPECT_TRUE((*alarms)["alarms"].empty()) << alarms->dump(1);
+}
 
-  // What an operator sees of the gate and the integrity agent.
+// What an operator sees of a running daemon: the gate, the integrity agent and
+// the policy in force, through immunectl.
+TEST(ImmunedGate, ImmunectlShowsTheGateThePolicyAndIntegrity) {
+  IMMUNE_REQUIRE_RUNC_HARNESS();
+  GateWorld w;
+  ASSERT_TRUE(w.Start("apiVersion: immune/v1\nkind: Policy\nscope: host\nmode: enforce\nallow:\n  - " +
+                      FileSha256("/usr/bin/busybox") + "\n"));
+  const HostPrograms p = MakeHostPrograms(w.host_mount());
+  EXPECT_EQ(RunOnHost(p.allowed), 0);
+  EXPECT_NE(RunOnHost(p.denied), 0);
+
   const std::string state = w.dir() + "/state";
   auto gate = RunProcess({IMMUNECTL_BIN, "tsb", "--state-dir", state, "gate"}, 60000);
   ASSERT_TRUE(gate.ok()) << gate.error().ToString();
@@ -453,6 +464,26 @@ TEST(ImmunedGate, ActionsWithoutAlarmRefuseAndJournalButRaiseNoAlarm) {
   EXPECT_EQ(integrity->exit_code, 0) << integrity->err;
   EXPECT_NE(integrity->out.find("PIMS: off"), std::string::npos) << integrity->out;
   EXPECT_NE(integrity->out.find("critical files:\n"), std::string::npos) << integrity->out;
+
+  auto policy = RunProcess({IMMUNECTL_BIN, "policy", "status", "--state-dir", state}, 60000);
+  ASSERT_TRUE(policy.ok());
+  EXPECT_EQ(policy->exit_code, 0) << policy->err;
+  EXPECT_NE(policy->out.find("policy generation 1 from "), std::string::npos) << policy->out;
+  EXPECT_NE(policy->out.find("  host  enforce, 1 allow, 0 deny  (" + w.policy_dir() + "/policy.yaml:1:1)\n"),
+            std::string::npos)
+      << policy->out;
+  // A reload reads policy.paths again: a new generation, the same documents.
+  auto reload = RunProcess({IMMUNECTL_BIN, "policy", "reload", "--state-dir", state, "--json"}, 60000);
+  ASSERT_TRUE(reload.ok());
+  EXPECT_EQ(reload->exit_code, 0) << reload->err;
+  EXPECT_EQ(json::parse(reload->out, nullptr, false).value("generation", 0), 2) << reload->out;
+  auto after = RunProcess({IMMUNECTL_BIN, "policy", "status", "--state-dir", state, "--json"}, 60000);
+  ASSERT_TRUE(after.ok());
+  const json pj = json::parse(after->out, nullptr, false);
+  ASSERT_TRUE(pj.is_object()) << after->out;
+  EXPECT_EQ(pj["generation"], 2);
+  ASSERT_EQ(pj["documents"].size(), 1u) << pj.dump(1);
+  EXPECT_EQ(pj["documents"][0]["scope"], "host");
 }
 
 pid_t WorkerOf(pid_t supervisor) {

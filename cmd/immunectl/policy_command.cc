@@ -11,6 +11,7 @@
 #include "immune/core/file.h"
 #include "immune/core/hex.h"
 #include "immune/core/json_bytes.h"
+#include "immune/core/log.h"
 #include "immune/policy/bundle.h"
 #include "immune/policy/dsse.h"
 #include "immune/policy/emit.h"
@@ -199,6 +200,44 @@ int RunApply(const GlobalOptions& g, const PolicyArgs& a) {
   return kExitOk;
 }
 
+int RunReload(const GlobalOptions& g, const PolicyArgs& a) {
+  auto r = CallDaemon(g, a.daemon, "policy.reload", json::object());
+  if (!r.ok()) return ReportError(r.error());
+  WriteOut(a.json ? r->dump(2) + "\n" : "policy generation " + (*r)["generation"].dump() + " in force\n");
+  return kExitOk;
+}
+
+int RunStatus(const GlobalOptions& g, const PolicyArgs& a) {
+  auto r = CallDaemon(g, a.daemon, "policy.status", json::object());
+  if (!r.ok()) return ReportError(r.error());
+  if (a.json) {
+    WriteOut(r->dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+    return kExitOk;
+  }
+  const json& st = *r;
+  std::string out;
+  if (!st.value("loaded", false)) {
+    out += "no operator policy loaded: the daemon's built-in deny_paths decide\n";
+  } else {
+    out += "policy generation " + st.value("generation", json(0)).dump() + " from " +
+           EscapeForLog(st.value("origin", std::string("?"))) + "\n";
+  }
+  out += std::string("signed bundles ") +
+         (st.value("signed_bundles_required", false) ? "required" : "not required") + "; " +
+         st.value("learned", json(0)).dump() + " learned in learn mode\n";
+  for (const auto& d : st.value("documents", json::array())) {
+    const auto text = [&](const char* key) {
+      return d.contains(key) && d[key].is_string() ? EscapeForLog(d[key].get<std::string>())
+                                                   : std::string("?");
+    };
+    out += "  " + text("scope") + "  " + text("mode") + ", " +
+           (d.contains("allow") ? d["allow"].dump() : "?") + " allow, " +
+           (d.contains("deny") ? d["deny"].dump() : "?") + " deny  (" + text("source") + ")\n";
+  }
+  WriteOut(out);
+  return kExitOk;
+}
+
 int RunImport(const PolicyArgs& a) {
   if (!a.keylime) return ReportError(InvalidArgument("policy import: say the format (--keylime)"));
   if (a.files.size() != 1) return ReportError(InvalidArgument("policy import: exactly one FILE"));
@@ -242,8 +281,9 @@ void AddDaemonOptions(CLI::App* cmd, PolicyArgs* a) {
 }  // namespace
 
 void AddPolicyCommands(CLI::App& app, const GlobalOptions& global, int* exit_code) {
-  CLI::App* pol = app.add_subcommand(
-      "policy", "Operator policy: lint, test on a recorded log, learn, sign, apply, Keylime import/export");
+  CLI::App* pol = app.add_subcommand("policy",
+                                     "Operator policy: lint, test on a recorded log, learn, sign, apply, "
+                                     "status, reload, Keylime import/export");
   pol->require_subcommand(1);
   auto a = std::make_shared<PolicyArgs>();
   const GlobalOptions* g = &global;
@@ -282,6 +322,17 @@ void AddPolicyCommands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   apply->add_flag("--json", a->json, "As JSON");
   AddDaemonOptions(apply, a.get());
   apply->callback([a, g, exit_code] { *exit_code = RunApply(*g, *a); });
+
+  CLI::App* status =
+      pol->add_subcommand("status", "The policy in force in the running immuned: generation, documents");
+  status->add_flag("--json", a->json, "As JSON");
+  AddDaemonOptions(status, a.get());
+  status->callback([a, g, exit_code] { *exit_code = RunStatus(*g, *a); });
+
+  CLI::App* reload = pol->add_subcommand("reload", "Make the running immuned load its policy.paths again");
+  reload->add_flag("--json", a->json, "As JSON");
+  AddDaemonOptions(reload, a.get());
+  reload->callback([a, g, exit_code] { *exit_code = RunReload(*g, *a); });
 
   CLI::App* import = pol->add_subcommand("import", "Convert another tool's policy to Immune's YAML");
   import->add_option("FILE", a->files, "The policy to import")->required()->check(CLI::ExistingFile);
