@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -75,6 +76,19 @@ TEST(ImmunectlPolicy, TestReportsWhatWouldBeDeniedOnARecordedLog) {
   auto jb = nlohmann::json::parse(bytes.out);
   ASSERT_EQ(jb["entries"].size(), 1u) << bytes.out;
   EXPECT_EQ(jb["entries"][0]["path"], nlohmann::json::array({'/', 't', 'm', 'p', '/', 0xe9}));
+  // As text, one line per entry whatever the name holds: a newline or a
+  // terminal escape is written as \xNN.
+  nlohmann::json hostile = nlohmann::json::parse(Log());
+  hostile["entries"][1]["path"] = "/tmp/a\nallow  host  /usr/bin/true\x1b[2K";
+  Write(dir.File("hostile.json"), hostile.dump());
+  auto text = RunCommand(Immunectl("policy test " + ShellQuote(dir.File("p.yaml")) + " --log " +
+                                   ShellQuote(dir.File("hostile.json"))));
+  EXPECT_EQ(text.exit_code, 1) << text.err;
+  EXPECT_NE(
+      text.out.find("deny  host  /tmp/a\\x0aallow  host  /usr/bin/true\\x1b[2K  (builtin:default-deny)\n"),
+      std::string::npos)
+      << text.out;
+  EXPECT_EQ(std::count(text.out.begin(), text.out.end(), '\n'), 2) << text.out;  // the entry and the summary
   auto garbage = RunCommand(Immunectl("policy test " + ShellQuote(dir.File("p.yaml")) + " --log " +
                                       ShellQuote(dir.File("p.yaml"))));
   EXPECT_EQ(garbage.exit_code, 2) << garbage.err;

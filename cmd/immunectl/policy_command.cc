@@ -122,8 +122,10 @@ int RunTest(const PolicyArgs& a) {
     std::string out;
     for (const auto& e : report->entries) {
       if (!a.all && e.verdict == policy::Verdict::kAllow) continue;
-      out += std::string(policy::VerdictName(e.verdict)) + "  " + (e.container_id.empty() ? "host" : e.container_id) +
-             "  " + e.path + "  (" + e.rule + ")\n";
+      // One line per entry whatever the recorded names hold (EscapeForLog).
+      out += std::string(policy::VerdictName(e.verdict)) + "  " +
+             (e.container_id.empty() ? std::string("host") : EscapeForLog(e.container_id)) + "  " +
+             EscapeForLog(e.path) + "  (" + EscapeForLog(e.rule) + ")\n";
     }
     out += std::to_string(report->entries.size()) + " entries: " + std::to_string(report->allowed) + " allowed, " +
            std::to_string(report->denied) + " denied, " + std::to_string(report->audit_denied) +

@@ -100,9 +100,12 @@ int RunContainers(const GlobalOptions& g, const TsbArgs& a) {
   std::string out = "epoch " + (*r)["epoch"].dump() + "\n";
   for (const auto& c : (*r)["containers"]) {
     const std::string id = c["container_id"].get<std::string>();
-    out += (id.empty() ? std::string("(host)") : id) + "  " + c["entries"].dump() + " entries, " +
-           c["denied"].dump() + " denied";
-    if (!c["image"].get<std::string>().empty()) out += ", image " + c["image"].get<std::string>();
+    // Ids and images come from the runtime and the image's annotations: a
+    // control byte in one must not reach the terminal as it is.
+    out += (id.empty() ? std::string("(host)") : EscapeForLog(id)) + "  " + c["entries"].dump() +
+           " entries, " + c["denied"].dump() + " denied";
+    if (!c["image"].get<std::string>().empty())
+      out += ", image " + EscapeForLog(c["image"].get<std::string>());
     out += "\n";
   }
   WriteOut(out);
