@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
-testdata="../shared/testdata"
+testdata="${IMMUNE_TESTDATA_DIR:-../shared/testdata}"
 out="build/fuzz/findings"
 mkdir -p "$out"
 

@@ -23,5 +23,6 @@ if ((${#missing[@]})); then
 fi
 
 jobs="$(nproc)"
-cmake --preset "$preset" >/dev/null
+# IMMUNE_TESTDATA_DIR, when set, names the captured evidence for the tests.
+cmake --preset "$preset" ${IMMUNE_TESTDATA_DIR:+"-DIMMUNE_TESTDATA_DIR=$(realpath "$IMMUNE_TESTDATA_DIR")"} >/dev/null
 cmake --build --preset "$preset" -j "$jobs"
