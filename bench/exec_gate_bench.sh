@@ -25,11 +25,16 @@
 # Everything runs inside `unshare -m` on private mounts: no mark ever lands
 # on a host filesystem. Needs root.
 #   bench/exec_gate_bench.sh [ROUNDS] [CYCLES] [BUILD_DIR]
+# MIN_NICE=N runs the minimal responders at nice N (default 0); immuned's
+# reader runs at gate.reader_nice (-10), so MIN_NICE=-10 compares like with
+# like on the scheduler's side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-2000}"
 cycles="${2:-3}"
 build="$(realpath "${3:-build/release}")"
+min_nice="${MIN_NICE:-0}"
+[[ $min_nice =~ ^-?[0-9]+$ ]] || { echo "exec_gate_bench: MIN_NICE must be an integer, got '$min_nice'" >&2; exit 2; }
 [[ $EUID -eq 0 ]] || { echo "exec_gate_bench: needs root (fanotify, mounts)" >&2; exit 2; }
 for t in bench/exec_interleave bench/tiny_static bench/fanotify_min_responder bench/exec_gate_bench cmd/immuned/immuned; do
   [[ -x "$build/$t" ]] || { echo "exec_gate_bench: $build/$t is not built" >&2; exit 2; }
@@ -77,7 +82,7 @@ cpu_ns() {  # on-CPU time of every thread of PID, in ns (schedstat)
   echo "$s"
 }
 
-echo "exec_gate_bench: $cycles cycles of a $rounds-round phase per peer, fork+exec of a static binary ($(stat -c %s "$work/base/tiny") bytes), $(nproc) cores, $(uname -r)" >&2
+echo "exec_gate_bench: $cycles cycles of a $rounds-round phase per peer, fork+exec of a static binary ($(stat -c %s "$work/base/tiny") bytes), $(nproc) cores, $(uname -r), minimal responders at nice $min_nice" >&2
 # ramfs against tmpfs, nothing watching yet.
 fs_offset=$("$interleave" $((rounds / 2)) "$work/base/tiny" "$work/fapolicyd/tiny" | added)
 
@@ -138,7 +143,8 @@ start_watcher() {
   case $1 in
     minimal*)
       rm -f "$work/min.out"
-      "$build/bench/fanotify_min_responder" "$work/$1" exec+open $([[ $1 == minimal-pidfd ]] && echo pidfd) > "$work/min.out" &
+      nice -n "$min_nice" "$build/bench/fanotify_min_responder" "$work/$1" exec+open \
+        $([[ $1 == minimal-pidfd ]] && echo pidfd) > "$work/min.out" &
       p=$!
       for _ in $(seq 1 100); do grep -q ready "$work/min.out" 2>/dev/null && break; sleep 0.05; done ;;
     fapolicyd)
