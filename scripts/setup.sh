@@ -23,6 +23,7 @@ if ((${#missing[@]})); then
 fi
 
 jobs="$(nproc)"
-# IMMUNE_TESTDATA_DIR, when set, names the captured evidence for the tests.
-cmake --preset "$preset" ${IMMUNE_TESTDATA_DIR:+"-DIMMUNE_TESTDATA_DIR=$(realpath "$IMMUNE_TESTDATA_DIR")"} >/dev/null
+# The captured evidence for the tests: IMMUNE_TESTDATA_DIR, else the shared
+# folder beside the checkout (passed each time, so the cache follows it).
+cmake --preset "$preset" "-DIMMUNE_TESTDATA_DIR=$(realpath -m "${IMMUNE_TESTDATA_DIR:-../shared/testdata}")" >/dev/null
 cmake --build --preset "$preset" -j "$jobs"
